@@ -1,0 +1,83 @@
+"""The ``emorec`` command line. Sub-commands live beside the code they drive.
+
+Heavy imports happen inside commands, so ``emorec --help`` starts fast.
+Errors that come from user input (EmorecError) print one line and exit 2.
+"""
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from emorec import __version__
+from emorec.errors import EmorecError
+
+app = typer.Typer(
+    name="emorec",
+    help="Emotion recognition from faces and speech.\n\nExample: emorec face predict photo.jpg --format json",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from emorec.face.cli import app as face_app
+
+    app.add_typer(face_app, name="face", help="Face emotion: predict, train, evaluate, export.")
+    try:
+        from emorec.voice.cli import app as voice_app
+    except ImportError:  # voice CLI not present in this build
+        pass
+    else:
+        app.add_typer(voice_app, name="voice", help="Voice emotion: predict, train, evaluate, export.")
+    try:
+        from emorec.serve.cli import register as register_serve
+    except ImportError:
+        pass
+    else:
+        register_serve(app)
+    try:
+        from emorec.evaluation.cli import register as register_report
+    except ImportError:
+        pass
+    else:
+        register_report(app)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the emorec version."""
+    typer.echo(__version__)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning user errors into one-line messages."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except EmorecError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

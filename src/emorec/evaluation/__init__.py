@@ -1,0 +1,1 @@
+"""Metrics, reports and comparison tables shared by the face and voice pipelines."""

@@ -1,0 +1,1 @@
+"""Face side: detection, preprocessing, recognition (ONNX) and face CLI."""

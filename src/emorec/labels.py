@@ -1,0 +1,133 @@
+"""One canonical emotion vocabulary and an explicit mapping for every corpus.
+
+Every loader converts its corpus' own codes to these names through the tables
+below, so a model trained on one corpus and evaluated on another agrees on
+what "sad" means. Nothing is guessed from folder names outside these tables.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+# Canonical names, in a fixed order used whenever a full vocabulary is needed.
+EMOTIONS: tuple[str, ...] = (
+    "neutral",
+    "calm",
+    "happy",
+    "sad",
+    "angry",
+    "fear",
+    "disgust",
+    "surprise",
+    "contempt",
+)
+
+# FER2013 CSV codes; also the Kaggle CK+ file ckextended.csv, which adds 7.
+FER2013_CODES: dict[int, str] = {
+    0: "angry",
+    1: "disgust",
+    2: "fear",
+    3: "happy",
+    4: "sad",
+    5: "surprise",
+    6: "neutral",
+    7: "contempt",
+}
+
+# Folder names seen in image-folder exports (FER2013, CK+48, AffectNet-like
+# folders). Keys are lower-case.
+FOLDER_NAMES: dict[str, str] = {
+    "angry": "angry",
+    "anger": "angry",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "fear": "fear",
+    "fearful": "fear",
+    "happy": "happy",
+    "happiness": "happy",
+    "sad": "sad",
+    "sadness": "sad",
+    "surprise": "surprise",
+    "surprised": "surprise",
+    "neutral": "neutral",
+    "contempt": "contempt",
+    "calm": "calm",
+}
+
+# RAVDESS third field of the file name.
+RAVDESS_CODES: dict[str, str] = {
+    "01": "neutral",
+    "02": "calm",
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fear",
+    "07": "disgust",
+    "08": "surprise",
+}
+
+# CREMA-D third field of the clip name, and the crowd-vote letters of summaryTable.csv.
+CREMAD_CODES: dict[str, str] = {
+    "ANG": "angry",
+    "DIS": "disgust",
+    "FEA": "fear",
+    "HAP": "happy",
+    "NEU": "neutral",
+    "SAD": "sad",
+}
+CREMAD_VOTE_CODES: dict[str, str] = {
+    "A": "angry",
+    "D": "disgust",
+    "F": "fear",
+    "H": "happy",
+    "N": "neutral",
+    "S": "sad",
+}
+
+# SAVEE emotion prefixes of the clip names (a01.wav, sa03.wav, ...).
+SAVEE_CODES: dict[str, str] = {
+    "a": "angry",
+    "d": "disgust",
+    "f": "fear",
+    "h": "happy",
+    "n": "neutral",
+    "sa": "sad",
+    "su": "surprise",
+}
+
+
+class UnknownLabelError(ValueError):
+    """A label that no mapping table knows."""
+
+
+def canonical(label: str) -> str:
+    """Return the canonical name for ``label`` (a canonical name or a folder name).
+
+    >>> canonical("Happiness")
+    'happy'
+    """
+    key = label.strip().lower()
+    if key in EMOTIONS:
+        return key
+    if key in FOLDER_NAMES:
+        return FOLDER_NAMES[key]
+    raise UnknownLabelError(
+        f"unknown emotion label {label!r}; known: {', '.join(sorted(FOLDER_NAMES))}"
+    )
+
+
+def ordered(labels: Iterable[str]) -> list[str]:
+    """Sort canonical labels in vocabulary order (stable across runs and corpora)."""
+    unique = set(labels)
+    unknown = unique.difference(EMOTIONS)
+    if unknown:
+        raise UnknownLabelError(f"not canonical emotion names: {sorted(unknown)}")
+    return [e for e in EMOTIONS if e in unique]
+
+
+def remap(labels: Iterable[str], mapping: Mapping[str, str | None]) -> list[str | None]:
+    """Map labels through ``mapping``; a label mapped to None is dropped by callers.
+
+    Used to train several corpora over a shared label set, e.g. folding RAVDESS
+    "calm" into "neutral" or dropping "surprise" when combining with CREMA-D.
+    """
+    return [mapping.get(label, label) for label in labels]
