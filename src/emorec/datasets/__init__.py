@@ -1,0 +1,1 @@
+"""Dataset loaders, one module per corpus, all mapping to ``emorec.labels.EMOTIONS``."""

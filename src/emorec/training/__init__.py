@@ -1,0 +1,1 @@
+"""Training (needs the ``train`` extra: torch). Never imported by inference code."""

@@ -1,0 +1,83 @@
+"""Export trained torch models to ONNX with their model card, optionally int8-quantised.
+
+The exported graph ends in a softmax (``outputs_probabilities`` in the card) and
+can average the prediction of the image and its mirror (``tta_flip``).
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from emorec import __version__
+from emorec.cards import ModelCard, sha256_file
+from emorec.errors import EmorecError
+
+
+class _Probabilities(nn.Module):
+    def __init__(self, model: nn.Module, tta_flip: bool) -> None:
+        super().__init__()
+        self.model, self.tta_flip = model, tta_flip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = torch.softmax(self.model(x), dim=1)
+        if self.tta_flip:
+            p = (p + torch.softmax(self.model(torch.flip(x, dims=[3])), dim=1)) / 2
+        return p
+
+
+def export_onnx(model: nn.Module, example: torch.Tensor, path: Path, tta_flip: bool = False,
+                dynamic_axes: dict[str, dict[int, str]] | None = None) -> Path:
+    """Trace ``model`` (with softmax, optional flip averaging) to ONNX opset 17."""
+    wrapped = _Probabilities(model.cpu().eval(), tta_flip).eval()
+    axes = dynamic_axes or {"input": {0: "batch"}, "probabilities": {0: "batch"}}
+    with torch.no_grad():
+        torch.onnx.export(wrapped, example, str(path), input_names=["input"], output_names=["probabilities"],
+                          dynamic_axes=axes, opset_version=17, dynamo=False)
+    return path
+
+
+def quantize_int8(fp32_path: Path, out_path: Path, calibration: np.ndarray) -> Path:
+    """Static int8 quantisation (QDQ, per-channel weights) calibrated on real inputs."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter([{"input": calibration[i : i + 64]} for i in range(0, len(calibration), 64)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(fp32_path), str(pre))
+        quantize_static(str(pre), str(out_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    return out_path
+
+
+def write_card(onnx_path: Path, **fields: Any) -> Path:
+    card = ModelCard(onnx_sha256=sha256_file(onnx_path), emorec_version=__version__, **fields)
+    return card.save(onnx_path.with_suffix(".json"))
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "metrics.json"
+    if not path.is_file():
+        raise EmorecError(f"{run_dir} has no metrics.json: the run did not finish")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The card's summary of a metrics.json (pooled scores for k-fold runs)."""
+    m = metrics.get("pooled", metrics)
+    out = {k: m.get(k) for k in ("n", "accuracy", "balanced_accuracy", "macro_f1")}
+    if "across_folds" in metrics:
+        out["across_folds"] = metrics["across_folds"]
+    return out
