@@ -164,14 +164,19 @@ def build_result(
     name: str,
     figures: Mapping[str, Any],
     *,
-    quick: bool = False,
+    quick: bool | None = None,
     command: str | None = None,
     title: str = "",
     notes: Sequence[str] = (),
     status: str = "ok",
     extra_versions: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The standard result document (what :func:`write_result` saves)."""
+    """The standard result document (what :func:`write_result` saves).
+
+    ``quick`` defaults to whether ``--quick`` is on this process's command line.
+    """
+    if quick is None:
+        quick = "--quick" in sys.argv[1:]
     return _clean({
         "schema": SCHEMA_VERSION,
         "name": name,

@@ -405,6 +405,11 @@ def run_load(*, tasks: list[str], counts: dict[str, int], clients: int, url: str
                                           "command": " ".join(server.command[2:]) if server.command else None,
                                           "workers": workers, "threads": threads}}
     try:
+        status, body = _get(server.url, "/v1/models")
+        if status == 200:  # which models were measured: the numbers mean nothing without this
+            figures["models"] = {m["task"]: {k: (m.get("card") or {}).get(k) for k in
+                                             ("name", "architecture", "onnx_sha256", "notes")}
+                                 for m in json.loads(body)["models"]}
         if sampler:
             sampler.start()
         for task in tasks:

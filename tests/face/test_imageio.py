@@ -1,7 +1,6 @@
 """Image loading: every input type and every bad input named in issue 2."""
 from __future__ import annotations
 
-import io
 import struct
 import time
 import zlib

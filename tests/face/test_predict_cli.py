@@ -330,3 +330,53 @@ print("LIGHT", light, "TORCH", "torch" in sys.modules, file=sys.stderr)
     assert out.returncode == 0, out.stderr
     assert "LIGHT [] TORCH False" in out.stderr
     assert json.loads(out.stdout.splitlines()[0])["faces"]
+
+
+# -- the video reader and the annotation helpers used by the command ------------------------------------
+
+
+def test_iter_frames_every_nth_with_timestamps(example_video):
+    from emorec.face.video import iter_frames, probe_video
+
+    info = probe_video(example_video)
+    assert (info.fps, info.frame_count, info.width, info.height) == (10.0, 40, 320, 240)
+    assert info.duration == pytest.approx(4.0)
+    frames = list(iter_frames(example_video, every=15))
+    assert [f.index for f in frames] == [0, 15, 30]
+    assert [f.time for f in frames] == pytest.approx([0.0, 1.5, 3.0])
+    assert frames[0].image.shape == (240, 320, 3) and frames[0].image.dtype == np.uint8
+    assert len(list(iter_frames(example_video, every=1, max_frames=5))) == 5
+    with pytest.raises(ValueError):
+        list(iter_frames(example_video, every=0))
+
+
+def test_bad_videos_raise_input_error(tmp_path, example_video):
+    from emorec.errors import InputError
+    from emorec.face.video import iter_frames
+
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    fake = tmp_path / "fake.avi"
+    fake.write_bytes(b"RIFF" + bytes(500))
+    for path, fragment in [(tmp_path / "missing.mp4", "not found"), (empty, "empty"), (fake, "cannot open"), (tmp_path, "folder")]:
+        with pytest.raises(InputError, match=fragment) as e:
+            list(iter_frames(path))
+        assert "\n" not in str(e.value)
+    with pytest.raises(InputError, match="MP limit"):
+        list(iter_frames(example_video, max_pixels=50_000))
+
+
+def test_draw_predictions_leaves_the_input_alone_and_save_never_overwrites(tmp_path):
+    from emorec.face.annotate import draw_predictions, save_annotated
+    from emorec.face.recognizer import FacePrediction
+
+    image = np.full((100, 120), 90, np.uint8)
+    before = image.copy()
+    face = FacePrediction(box=(10, 0, 50, 50), label="happy", score=0.9, scores={"happy": 0.9, "sad": 0.1})
+    drawn = draw_predictions(image, [face], note="t=1.00s")
+    np.testing.assert_array_equal(image, before)
+    assert drawn.shape == (100, 120, 3) and (drawn != 90).any()
+    first = save_annotated(drawn, tmp_path / "out", "x", ".png")
+    second = save_annotated(drawn, tmp_path / "out", "x", ".png")
+    assert (first.name, second.name) == ("x.png", "x-1.png")
+    assert cv2.imread(str(first)).shape == (100, 120, 3)

@@ -290,8 +290,10 @@ def test_large_jpeg_reduced_decode_reports_full_size_boxes(face_model, example_p
     expected = tuple(round(v * 4032 / 512) for v in ASTRONAUT_FACE)
     for box in (a.box, b.box):
         assert all(abs(u - v) < 0.1 * expected[2] for u, v in zip(box, expected)), (box, expected)
+    # The 48x48 crops from the reduced and the full decode show the same face.
+    crop_fast, crop_slow = fast.find_faces(path).crops[0], slow.find_faces(path).crops[0]
+    assert np.abs(crop_fast.astype(int) - crop_slow.astype(int)).mean() < 8
     assert a.label == b.label
-    assert a.scores == pytest.approx(b.scores, abs=0.03)
     # EXIF orientation 6 (displayed rotated 90 degrees clockwise): boxes in displayed pixels.
     rotated = tmp_path / "phone_rot.jpg"
     pil = PILImage.fromarray(cv2.rotate(big, cv2.ROTATE_90_COUNTERCLOCKWISE)[:, :, ::-1])

@@ -217,32 +217,28 @@ def test_oversized_chunked_upload_without_content_length(make_client):
         assert_error(r, 413, "upload_too_large")
 
 
-def test_size_limit_is_enforced_while_streaming():
-    """The app stops reading the body once the limit is passed, it does not buffer it all first."""
+def _asgi_post(app, path: str, chunks, content_type: bytes = b"image/jpeg", chunk_delay: float = 0.0):
+    """Drive the ASGI app directly with a body arriving in ``chunks``; returns (messages, chunks read)."""
     import asyncio
 
-    from emorec.serve.app import create_app
-    from emorec.serve.settings import ServeSettings
-
-    app = create_app(ServeSettings(max_image_bytes=50_000), face=FakeFace(), voice=FakeVoice())
-    chunk = b"\xff\xd8\xff" + bytes(10_000 - 3)
-    total_chunks = 1000  # 10 MB offered
     consumed = 0
     sent: list[dict] = []
 
     async def receive():
         nonlocal consumed
-        if consumed < total_chunks:
+        if consumed < len(chunks):
+            if consumed and chunk_delay:
+                await asyncio.sleep(chunk_delay)
             consumed += 1
-            return {"type": "http.request", "body": chunk, "more_body": consumed < total_chunks}
+            return {"type": "http.request", "body": chunks[consumed - 1], "more_body": consumed < len(chunks)}
         await asyncio.sleep(3600)
 
     async def send(message):
         sent.append(message)
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-             "scheme": "http", "path": "/v1/face", "raw_path": b"/v1/face", "root_path": "", "query_string": b"",
-             "headers": [(b"content-type", b"image/jpeg"), (b"host", b"test")],
+             "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+             "headers": [(b"content-type", content_type), (b"host", b"test")],
              "client": ("127.0.0.1", 1234), "server": ("127.0.0.1", 80)}
 
     async def run():
@@ -250,6 +246,29 @@ def test_size_limit_is_enforced_while_streaming():
             await app(scope, receive, send)
 
     asyncio.run(run())
+    return sent, consumed
+
+
+def test_slow_upload_gets_408():
+    from emorec.serve.app import create_app
+    from emorec.serve.settings import ServeSettings
+
+    app = create_app(ServeSettings(request_timeout=0.5), face=FakeFace(), voice=FakeVoice())
+    start = time.perf_counter()
+    sent, consumed = _asgi_post(app, "/v1/face", [JPEG[:1000], JPEG[1000:2000], JPEG[2000:]], chunk_delay=5)
+    assert sent[0]["status"] == 408
+    assert b"request_timeout" in sent[1]["body"]
+    assert time.perf_counter() - start < 3
+
+
+def test_size_limit_is_enforced_while_streaming():
+    """The app stops reading the body once the limit is passed, it does not buffer it all first."""
+    from emorec.serve.app import create_app
+    from emorec.serve.settings import ServeSettings
+
+    app = create_app(ServeSettings(max_image_bytes=50_000), face=FakeFace(), voice=FakeVoice())
+    chunks = [b"\xff\xd8\xff" + bytes(10_000 - 3)] * 1000  # 10 MB offered, 10 KB at a time
+    sent, consumed = _asgi_post(app, "/v1/face", chunks)
     assert sent[0]["status"] == 413
     assert consumed <= 6, f"read {consumed} chunks of 10 KB for a 50 KB limit"
 

@@ -124,15 +124,16 @@ def test_photo_with_a_face_shows_labelled_box_and_bars(page, server, tmp_path):
     import httpx
 
     api = httpx.post(server + "/v1/face", files={"file": ("astronaut.jpg", EXAMPLE_PHOTO.read_bytes())}).json()
-    assert len(api["faces"]) == 1
+    n = len(api["faces"])
+    assert n >= 1, "the detector found no face in examples/astronaut.jpg"
     face = api["faces"][0]
-    assert page.get_attribute("#face-canvas", "data-faces") == "1"
+    assert page.get_attribute("#face-canvas", "data-faces") == str(n)
     cards = page.locator(".face-card")
-    assert cards.count() == 1
+    assert cards.count() == n
     assert cards.first.get_attribute("data-label") == face["label"]
     assert face["label"] in cards.first.inner_text()
-    assert page.locator(".face-card .bar").count() == len(face["scores"])
-    top_bar = page.locator(".face-card .bar").first
+    assert cards.first.locator(".bar").count() == len(face["scores"])
+    top_bar = cards.first.locator(".bar").first
     assert top_bar.get_attribute("data-label") == face["label"]
 
     # The box is really drawn: the canvas pixel on the box's bottom edge has the label's colour.
@@ -201,7 +202,7 @@ def test_webcam_snapshot_and_live_mode(page, tmp_path):
     wait_until(page, "document.getElementById('camera-video').videoWidth > 0")
     page.click("#camera-snapshot")
     page.wait_for_selector("#face-results[data-state=done]", state="attached")
-    assert page.get_attribute("#face-canvas", "data-faces") == "1"
+    assert int(page.get_attribute("#face-canvas", "data-faces")) >= 1
     page.click("#camera-live")
     wait_until(page, "Number(document.getElementById('camera-overlay').dataset.faces) >= 1")
     assert page.get_attribute("#camera-live", "aria-pressed") == "true"

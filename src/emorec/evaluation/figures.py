@@ -155,8 +155,10 @@ def reliability_figure(rel: Mapping[str, Any]) -> bytes:
 
 
 def group_figure(groups: Sequence[Mapping[str, Any]], kind: str = "group") -> bytes:
-    """Accuracy per subject/speaker as horizontal bars, with sample counts."""
+    """Accuracy per subject/speaker: labelled horizontal bars, or sorted bars when there are many."""
     n = len(groups)
+    if n > 40:
+        return _group_figure_sorted(groups, kind)
     fig, axes = _figure(6.0, max(2.4, 0.22 * n + 1.2))
     ax = axes[0, 0]
     names = [str(g["group"]) for g in groups]
@@ -171,6 +173,26 @@ def group_figure(groups: Sequence[Mapping[str, Any]], kind: str = "group") -> by
     ax.invert_yaxis()
     ax.set_xlim(0, 1.12)
     ax.set_xlabel("accuracy")
+    ax.set_title(f"accuracy per {kind}")
+    ax.legend(fontsize=7, loc="lower right")
+    return _png(fig)
+
+
+def _group_figure_sorted(groups: Sequence[Mapping[str, Any]], kind: str) -> bytes:
+    """Many groups: one bar per group sorted by accuracy, so the spread and the weak tail show."""
+    ordered = sorted(groups, key=lambda g: (g["accuracy"] if g["accuracy"] is not None else -1.0, str(g["group"])))
+    acc = [g["accuracy"] if g["accuracy"] is not None else 0.0 for g in ordered]
+    fig, axes = _figure(8.0, 3.4)
+    ax = axes[0, 0]
+    ax.bar(np.arange(len(acc)), acc, width=0.85, color="#55a868")
+    mean = float(np.mean(acc)) if acc else 0.0
+    ax.axhline(mean, color="#333", ls="--", lw=1, label=f"mean over {kind}s {100 * mean:.1f}%")
+    for i, g in enumerate(ordered[:5]):  # name the weakest few; the table lists all
+        ax.text(i, acc[i] + 0.02, str(g["group"]), rotation=90, ha="center", va="bottom", fontsize=6)
+    ax.set_xticks([])
+    ax.set_xlabel(f"{len(acc)} {kind}s, sorted by accuracy")
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel("accuracy")
     ax.set_title(f"accuracy per {kind}")
     ax.legend(fontsize=7, loc="lower right")
     return _png(fig)

@@ -222,7 +222,7 @@ def render_speed(results: Mapping[str, Mapping[str, Any]], scripts: list[str], m
             chosen = []
             for key, value in leaves:
                 label, unit = _unit(key)
-                chosen.append((label.replace("_", " "), number(value, unit)))
+                chosen.append((label.replace(".", " ").replace("_", " "), number(value, unit)))
         more = len(chosen) - max_rows
         for i, (label, value) in enumerate(chosen[:max_rows]):
             rows.append([name if i == 0 else "", label, value,

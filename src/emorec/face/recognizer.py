@@ -268,6 +268,11 @@ class FaceEmotionRecognizer:
                 pad = np.zeros((self._fixed_batch - n, *chunk.shape[1:]), dtype=chunk.dtype)
                 chunk = np.concatenate([chunk, pad])
             out[start : start + n] = self.model.run(chunk)[:n]
+        # An int8 model's probability output comes in 1/255 steps whose rows sum to
+        # 1 +- 0.01; rescale so every result's scores sum to one (argmax unchanged).
+        np.clip(out, 0.0, None, out=out)
+        totals = out.sum(axis=1, keepdims=True)
+        np.divide(out, totals, out=out, where=totals > 0)
         return out
 
     def to_predictions(self, boxes: Sequence[Box], probs: np.ndarray) -> list[FacePrediction]:

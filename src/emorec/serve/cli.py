@@ -56,9 +56,21 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        log_config=_log_config(log_level),
         timeout_keep_alive=5,
         # A last-resort cap on open connections; the app's own queue answers JSON 503s long before.
         limit_concurrency=max(256, (settings.threads + settings.queue_size) * 8),
         server_header=False,
         access_log=log_level == "debug",
     )
+
+
+def _log_config(level: str) -> dict:
+    """uvicorn's logging set-up plus the ``emorec`` logger (model loading, unexpected errors)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["emorec"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config

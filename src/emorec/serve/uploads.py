@@ -105,7 +105,7 @@ async def _read_raw(request, content_type: str, max_bytes: int, what: str, deadl
 
 
 async def _read_multipart(request, content_type: str, max_bytes: int, what: str, deadline: float) -> Upload:  # noqa: ANN001
-    from python_multipart.multipart import MultipartParser, parse_options_header
+    MultipartParser, parse_options_header = _multipart()
 
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
@@ -135,6 +135,15 @@ async def _read_multipart(request, content_type: str, max_bytes: int, what: str,
         raise ApiError(400, "missing_file", "no file in the form: send it as multipart field 'file'")
     return Upload(filename=clean_filename(chosen.filename), data=bytes(chosen.data),
                   declared_type=chosen.content_type)
+
+
+def _multipart():
+    """python-multipart's parser; the module was renamed from ``multipart`` in 0.0.13."""
+    try:
+        from python_multipart.multipart import MultipartParser, parse_options_header
+    except ImportError:  # python-multipart < 0.0.13
+        from multipart.multipart import MultipartParser, parse_options_header
+    return MultipartParser, parse_options_header
 
 
 @dataclass
@@ -188,8 +197,7 @@ class _FormState:
         self._field, self._value = b"", b""
 
     def _headers_finished(self) -> None:
-        from python_multipart.multipart import parse_options_header
-
+        _, parse_options_header = _multipart()
         part = self._current
         assert part is not None
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))

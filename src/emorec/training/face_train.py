@@ -45,7 +45,7 @@ class FaceTrainConfig:
     folds: int = 10
     only_folds: list[int] = field(default_factory=list)  # run a subset of folds (1-based); empty = all
     test_fraction: float = 0.2  # random protocol
-    val_fraction: float = 0.15  # carved out of training folds when no official validation split
+    val_fraction: float = 0.15  # carved out of training folds (by subject); 0 = fixed epochs, no early stopping
     model: str = "emonet"
     epochs: int = 60
     batch_size: int = 128
@@ -297,7 +297,10 @@ def run_training(cfg: FaceTrainConfig, resume: bool = False) -> dict[str, Any]:
             if resume and done.is_file():
                 fold_metrics.append(json.loads(done.read_text()))
                 continue
-            train, val = group_validation_split(y, groups, _limit(fold.train, cfg), cfg.val_fraction, cfg.seed)
+            if cfg.val_fraction > 0:
+                train, val = group_validation_split(y, groups, _limit(fold.train, cfg), cfg.val_fraction, cfg.seed)
+            else:  # fixed number of epochs on the whole training fold, no early stopping
+                train, val = _limit(fold.train, cfg), np.array([], dtype=np.int64)
             assert_disjoint(groups, np.concatenate([train, val]), fold.test)
             print(f"{fold.name}: train {len(train)} / val {len(val)} / test {len(fold.test)} items, "
                   f"{len(set(groups[fold.test]))} test subjects")
@@ -323,6 +326,8 @@ def _limit(train: np.ndarray, cfg: FaceTrainConfig) -> np.ndarray:
 def _random_val(y: np.ndarray, train: np.ndarray, cfg: FaceTrainConfig) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
+    if cfg.val_fraction <= 0:
+        return train, np.array([], dtype=np.int64)
     tr, va = train_test_split(train, test_size=cfg.val_fraction, stratify=y[train], random_state=cfg.seed)
     return np.sort(tr), np.sort(va)
 

@@ -48,14 +48,15 @@ def grouped_kfold(
         )
     rng = np.random.default_rng(seed)
     order = [speakers[i] for i in rng.permutation(len(speakers))] if seed else list(speakers)
-    if strata:
-        order.sort(key=lambda s: str(strata.get(s, "")))  # stable: shuffled within each stratum
     sizes = {s: int(np.sum(groups_arr == s)) for s in speakers}
+    order.sort(key=lambda s: -sizes[s])  # largest speakers first balances fold sizes (stable sort)
+    if strata:
+        order.sort(key=lambda s: str(strata.get(s, "")))  # then one stratum after another
     fold_of: dict[str, int] = {}
     load = np.zeros(n_folds)
     counts = np.zeros(n_folds, dtype=int)
     for s in order:
-        k = int(np.lexsort((np.arange(n_folds), load, counts))[0])  # fewest speakers, then fewest clips
+        k = int(np.lexsort((np.arange(n_folds), counts, load))[0])  # fewest clips, then fewest speakers
         fold_of[s] = k
         load[k] += sizes[s]
         counts[k] += 1

@@ -219,7 +219,7 @@ class StreamingSegmenter:
             else:
                 self.silence_frames = 0
                 self.speech_frames += 1
-            if self.active and frame_end - self.seg_start >= self.max_len:
+            if self.active and frame_end + FRAME - self.seg_start > self.max_len:  # next frame would overflow
                 seg = self._emit(self.seg_start, frame_end, self.speech_frames)
                 if seg:
                     out.append(seg)

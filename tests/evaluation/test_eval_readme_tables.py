@@ -1,0 +1,182 @@
+"""README results tables: generated from JSON only, idempotent, honest about missing results."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emorec.evaluation.readme_tables import MarkerError, markers, update_readme, update_text
+
+REPO = Path(__file__).resolve().parents[2]
+
+README = """# emorec
+
+Intro text that must survive.
+
+## Face results
+<!-- results:face:start -->
+stale table typed by hand
+<!-- results:face:end -->
+
+## Voice
+<!-- results:voice:start -->
+<!-- results:voice:end -->
+
+## Speed
+<!-- results:speed:start -->
+<!-- results:speed:end -->
+
+## Leak
+<!-- results:leak:start -->
+<!-- results:leak:end -->
+
+## Peer
+<!-- results:peer:start -->
+<!-- results:peer:end -->
+
+Closing text.
+"""
+
+MACHINE = {"cpu": "Test CPU", "logical_cores": 2, "ram_gb": 8.0, "os": "TestOS"}
+VERSIONS = {"python": "3.11", "numpy": "2", "onnxruntime": "1", "emorec": "0.1.0", "commit": "abcdef1234567", "dirty": False}
+
+
+def _doc(name: str, figures: dict, command: str) -> dict:
+    return {"schema": 1, "name": name, "status": "ok", "mode": "full", "command": command,
+            "timestamp": "2025-01-02T03:04:05+00:00", "machine": MACHINE, "versions": VERSIONS, "figures": figures}
+
+
+def _score(v: float, lo: float, hi: float) -> dict:
+    return {"value": v, "low": lo, "high": hi}
+
+
+def _write_results(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    docs = {
+        "accuracy_face": _doc("accuracy_face", {
+            "task": "face", "dataset": "FER2013", "protocol": "official PrivateTest", "n": 3589,
+            "accuracy": _score(0.7123, 0.7, 0.725), "balanced_accuracy": _score(0.69, 0.675, 0.705),
+            "macro_f1": _score(0.7, 0.686, 0.714)}, "python benchmarks/accuracy_face.py"),
+        "accuracy_ckplus": _doc("accuracy_ckplus", {
+            "task": "face", "dataset": "CK+48", "protocol": "subject-independent 10-fold", "n": 981,
+            "accuracy": _score(0.96, 0.95, 0.97), "balanced_accuracy": _score(0.94, 0.92, 0.96),
+            "macro_f1": _score(0.95, 0.93, 0.96),
+            "across_folds": {"accuracy": {"mean": 0.958, "std": 0.02, "min": 0.9, "max": 1.0}}},
+            "python benchmarks/accuracy_ckplus.py"),
+        "face_speed": _doc("face_speed", {"kind": "speed", "headline": [
+            {"label": "crops per second, batched", "value": 4321.5, "unit": "/s"},
+            {"label": "photo latency p50", "value": 18.25, "unit": "ms"}]}, "python benchmarks/face_speed.py"),
+        "voice_speed": _doc("voice_speed", {"rtf": 0.0123, "latency": {"p50_ms": 12.5, "p95_ms": 20.0}},
+                            "python benchmarks/voice_speed.py"),
+        "leak_comparison": _doc("leak_comparison", {
+            "face": {"status": "ok", "dataset": "CK+48", "protocols": [
+                {"protocol": "random", "label": "random 80/20", "leaky": True, "n": 197,
+                 "accuracy": _score(0.99, 0.98, 1.0), "balanced_accuracy": _score(0.985, 0.97, 1.0),
+                 "macro_f1": _score(0.98, 0.96, 1.0)},
+                {"protocol": "subject-kfold", "label": "subject-independent", "leaky": False, "n": 981, "folds": 10,
+                 "accuracy": _score(0.9, 0.88, 0.92), "balanced_accuracy": _score(0.87, 0.85, 0.9),
+                 "macro_f1": _score(0.88, 0.86, 0.9)}],
+                "leak_points": {"accuracy": 9.0, "balanced_accuracy": 11.5, "macro_f1": 10.0}},
+            "voice": {"status": "missing", "reason": "the voice CLI is not in this build yet", "dataset": "RAVDESS"}},
+            "python benchmarks/leak_comparison.py"),
+        "fer_peer": _doc("fer_peer", {
+            "n": 3589, "how_run": "same crops",
+            "emorec": {"accuracy": _score(0.71, 0.7, 0.72), "balanced_accuracy": _score(0.69, 0.68, 0.7),
+                       "macro_f1": _score(0.7, 0.69, 0.71), "throughput_batched_crops_per_s": 5000.0,
+                       "throughput_one_at_a_time_crops_per_s": 2500.0,
+                       "latency_single_crop": {"p50_ms": 0.4, "p95_ms": 0.6}, "model_size_mb": 2.5},
+            "fer": {"accuracy": _score(0.659, 0.643, 0.674), "balanced_accuracy": _score(0.62, 0.6, 0.64),
+                    "macro_f1": _score(0.64, 0.62, 0.66), "throughput_one_at_a_time_crops_per_s": 3000.0,
+                    "throughput_batched_crops_per_s": None, "fer_version": "25.10.3",
+                    "latency_single_crop": {"p50_ms": 0.33, "p95_ms": 0.5}, "model_size_mb": 0.09},
+            "ratios": {"accuracy_points_emorec_minus_fer": 5.1, "throughput_emorec_batched_over_fer_one_at_a_time": 1.6667,
+                       "latency_p50_emorec_over_fer": 1.2121}}, "python benchmarks/fer_peer.py"),
+    }
+    for name, doc in docs.items():
+        (folder / f"{name}.json").write_text(json.dumps(doc))
+    (folder / "summary.json").write_text(json.dumps(_doc("summary", {"benchmarks": []}, "x")))
+
+
+def _setup(tmp_path: Path) -> tuple[Path, Path]:
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    results = tmp_path / "benchmarks" / "results"
+    _write_results(results)
+    return readme, results
+
+
+def test_tables_come_from_json_with_commands(tmp_path):
+    readme, results = _setup(tmp_path)
+    assert update_readme(readme, results) is True
+    text = readme.read_text()
+    assert "stale table typed by hand" not in text
+    assert text.startswith("# emorec\n\nIntro text that must survive.") and text.endswith("Closing text.\n")
+    face = text.split(markers("face")[0])[1].split(markers("face")[1])[0]
+    assert "| FER2013 | official PrivateTest | 3589 | 71.2% [70.0, 72.5] | 69.0% [67.5, 70.5] | 70.0% [68.6, 71.4] |" in face
+    assert "`python benchmarks/accuracy_face.py`" in face
+    assert "per fold 95.8% ± 2.0%" in face and "`python benchmarks/accuracy_ckplus.py`" in face
+    assert "Test CPU, 2 cores" in face and "abcdef1234" in face
+    speed = text.split(markers("speed")[0])[1].split(markers("speed")[1])[0]
+    assert "| face_speed | crops per second, batched | 4,322 /s |" in speed
+    assert "latency p50 | 12.5 ms" in speed and "rtf | 0.0123" in speed
+    leak = text.split(markers("leak")[0])[1].split(markers("leak")[1])[0]
+    assert "| face | CK+48 | random 80/20 | yes | 197 | 99.0% [98.0, 100.0]" in leak
+    assert "subject-independent (10 folds, pooled) | no | 981 | 90.0% [88.0, 92.0]" in leak
+    assert "+9.0 accuracy points" in leak
+    assert "not measured: the voice CLI is not in this build yet" in leak
+    peer = text.split(markers("peer")[0])[1].split(markers("peer")[1])[0]
+    assert "| fer package (bundled TFLite) 25.10.3 | 65.9% [64.3, 67.4]" in peer
+    assert "accuracy +5.1 points" in peer and "throughput 1.67x" in peer
+    assert "`python benchmarks/fer_peer.py`" in peer
+
+
+def test_second_run_is_identical(tmp_path):
+    readme, results = _setup(tmp_path)
+    update_readme(readme, results)
+    first = readme.read_bytes()
+    assert update_readme(readme, results) is False
+    assert readme.read_bytes() == first
+
+
+def test_missing_results_say_not_measured(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    bench = tmp_path / "benchmarks"
+    (bench / "results").mkdir(parents=True)
+    for script in ("accuracy_face", "accuracy_ravdess", "face_speed"):
+        (bench / f"{script}.py").write_text("def main(): pass\n")
+    update_readme(readme, bench / "results")
+    text = readme.read_text()
+    assert "not measured yet (run: `python benchmarks/accuracy_face.py`)" in text.split("results:face:end")[0]
+    voice = text.split(markers("voice")[0])[1].split(markers("voice")[1])[0]
+    assert "not measured yet (run: `python benchmarks/accuracy_ravdess.py`)" in voice
+    assert "not measured yet (run: `python benchmarks/face_speed.py`)" in text
+    assert "not measured yet (run: `python benchmarks/leak_comparison.py`)" in text
+    assert "not measured yet (run: `python benchmarks/fer_peer.py`)" in text
+    assert update_readme(readme, bench / "results") is False
+
+
+def test_unmatched_marker_is_an_error(tmp_path):
+    with pytest.raises(MarkerError, match="results:peer:end"):
+        update_text("<!-- results:peer:start -->\n", {}, [])
+
+
+def test_sections_without_markers_are_untouched():
+    text = "# title\nno markers here\n"
+    assert update_text(text, {}, []) == text
+
+
+def test_script_check_mode(tmp_path):
+    readme, results = _setup(tmp_path)
+    script = REPO / "scripts" / "update_readme.py"
+    check = [sys.executable, str(script), "--readme", str(readme), "--results", str(results), "--check"]
+    assert subprocess.run(check, capture_output=True).returncode == 1
+    assert readme.read_text() == README  # --check never writes
+    assert subprocess.run(check[:-1], capture_output=True).returncode == 0
+    assert subprocess.run(check, capture_output=True).returncode == 0
+    missing = subprocess.run([sys.executable, str(script), "--readme", str(tmp_path / "none.md")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and "not found" in missing.stderr
