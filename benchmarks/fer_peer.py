@@ -34,6 +34,7 @@ NAME = "fer_peer"
 FER_REQUIREMENT = "fer==25.10.3"  # the version whose fer.py was checked; the worker re-checks at run time
 LITERT_REQUIREMENT = "ai-edge-litert>=1.2"
 READY_MARK = ".emorec-peer-ready"
+OWNER_MARK = ".emorec-peer-venv"  # only a folder carrying this is ever cleared
 EXPECTED_FER_LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
 
@@ -180,14 +181,19 @@ def ensure_peer_venv(venv: Path, common: Any) -> dict[str, Any]:
     wanted = f"{FER_REQUIREMENT} {LITERT_REQUIREMENT}"
     if py.is_file() and mark.is_file() and mark.read_text().strip() == wanted:
         return {"created": False, "seconds": 0.0}
+    owner = venv / OWNER_MARK
+    if venv.exists() and any(venv.iterdir()) and not (owner.is_file() or mark.is_file()):
+        raise RuntimeError(f"{venv} exists and was not made by this benchmark: pass another --venv")
     start = time.perf_counter()
     steps = [
         [sys.executable, "-m", "venv", "--clear", str(venv)],
         [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps", FER_REQUIREMENT],
         [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", LITERT_REQUIREMENT, "numpy"],
     ]
-    for cmd in steps:
+    for i, cmd in enumerate(steps):
         done = subprocess.run(cmd, capture_output=True, text=True)
+        if i == 0 and done.returncode == 0:
+            owner.write_text("made by benchmarks/fer_peer.py; safe to delete\n")
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
             raise common.MissingPrerequisite(

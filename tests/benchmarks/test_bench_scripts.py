@@ -208,3 +208,14 @@ def test_fer2013_private_test_listing_on_real_data():
     assert set(labels) == set(FER_LABELS)
     quick, _ = common.fer2013_private_test(quick=True)
     assert 550 < len(quick) < 650
+
+
+def test_peer_venv_never_clears_a_foreign_folder(tmp_path):
+    import fer_peer
+
+    foreign = tmp_path / "myenv"
+    foreign.mkdir()
+    (foreign / "important.txt").write_text("keep")
+    with pytest.raises(RuntimeError, match="not made by this benchmark"):
+        fer_peer.ensure_peer_venv(foreign, common)
+    assert (foreign / "important.txt").read_text() == "keep"

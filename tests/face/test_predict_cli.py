@@ -318,7 +318,7 @@ def test_cli_inference_does_not_import_torch_and_help_stays_light(face_model, ph
     script = f"""
 import sys
 import emorec.face.cli
-light = [m for m in ("cv2", "onnxruntime", "torch", "numpy") if m in sys.modules]
+light = [m for m in ("cv2", "onnxruntime", "torch") if m in sys.modules]
 import emorec.cli
 try:
     emorec.cli.main(["face", "predict", {str(photo)!r}, "--model", {str(face_model)!r}, "--format", "json"])

@@ -54,7 +54,7 @@ def test_face_answer_equals_cli_json(real_client, synthetic_face_model):
     api = r.json()
     cli = cli_json("face", "predict", str(EXAMPLE_PHOTO), "--model", str(synthetic_face_model))
     assert api["path"] == "astronaut.jpg"
-    assert len(api["faces"]) == 1
+    assert len(api["faces"]) >= 1
     assert_close({**api, "path": None}, {**cli, "path": None})
 
 

@@ -45,7 +45,7 @@ def write_audio(path: Path, x: np.ndarray, sr: int = 16000, subtype: str | None 
 
 def make_voice_model(path: Path, labels: list[str] = RAVDESS_LABELS, seed: int = 0, features: dict | None = None,
                      min_seconds: float = 0.5, max_seconds: float = 5.0, probabilities: bool = True) -> Path:
-    """(N, T, D) -> mean over frames -> linear -> softmax, with a voice model card beside it."""
+    """(N, T, D) -> max over frames -> linear -> softmax, with a voice model card beside it."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -55,7 +55,7 @@ def make_voice_model(path: Path, labels: list[str] = RAVDESS_LABELS, seed: int =
     cfg = FeatureConfig.from_dict(features or {})
     rng = np.random.default_rng(seed)
     nodes = [
-        helper.make_node("ReduceMean", ["features"], ["pooled"], axes=[1], keepdims=0),
+        helper.make_node("ReduceMax", ["features"], ["pooled"], axes=[1], keepdims=0),  # max: the mean of normalised frames is 0
         helper.make_node("MatMul", ["pooled", "W"], ["mm"]),
         helper.make_node("Add", ["mm", "B"], ["logits"]),
     ]

@@ -15,6 +15,7 @@ import yaml
 from .synth import make_ravdess_folder, speech_like, with_pauses, write_audio
 
 KEYS = {"path", "label", "score", "scores", "segments", "error"}
+SMALL = ["--model-kwargs", '{"channels": 16, "hidden": 16, "layers": 1}']
 
 
 def emorec(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -78,7 +79,7 @@ def test_train_evaluate_export_predict(tmp_path):
     make_ravdess_folder(data, actors=(1, 2, 3, 4), emotions=(1, 5))
     run = tmp_path / "run"
     out = emorec("voice", "train", "--corpus", f"ravdess={data}", "--protocol", "speaker-kfold", "--folds", "2",
-                 "--epochs", "2", "--batch-size", "8", "--cache", str(tmp_path / "cache"), "--out", str(run), "--quiet")
+                 "--epochs", "2", "--batch-size", "8", "--cache", str(tmp_path / "cache"), "--out", str(run), "--quiet", *SMALL)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "balanced accuracy" in out.stdout
     for name in ("config.yaml", "metrics.json", "predictions.npz", "fold_01/history.jsonl", "fold_02/metrics.json",
@@ -132,7 +133,7 @@ def test_features_then_train_from_cache_without_audio(tmp_path):
     shutil.rmtree(data)  # the audio is gone: training must use the cache alone
     run = tmp_path / "run"
     out = emorec("voice", "train", "--corpus", "ravdess", "--cache", str(cache), "--protocol", "loso",
-                 "--epochs", "1", "--out", str(run), "--quiet", "--data", str(tmp_path / "nowhere"))
+                 "--epochs", "1", "--out", str(run), "--quiet", "--data", str(tmp_path / "nowhere"), *SMALL)
     assert out.returncode == 0, out.stderr[-2000:]
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["protocol"] == "loso" and len(metrics["folds"]) == 3
@@ -145,7 +146,7 @@ def test_config_reproduces_run(tmp_path):
     make_ravdess_folder(data, actors=(1, 2), emotions=(1, 5))
     run = tmp_path / "run1"
     assert emorec("voice", "train", "--corpus", f"ravdess={data}", "--protocol", "loso", "--epochs", "1",
-                  "--no-cache", "--out", str(run), "--quiet").returncode == 0
+                  "--no-cache", "--out", str(run), "--quiet", *SMALL).returncode == 0
     again = emorec("voice", "train", "--config", str(run / "config.yaml"), "--out", str(tmp_path / "run2"), "--quiet")
     assert again.returncode == 0, again.stderr[-2000:]
     a = np.load(run / "predictions.npz")["probs"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,6 +137,7 @@ def test_inference_imports_neither_torch_nor_librosa(tmp_path, tiny_model):
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux /proc for VmHWM")
 def test_memory_is_flat_for_long_files(tmp_path, tiny_model):
     """Streaming: peak RSS for 10 minutes of audio stays close to that for 1 minute.
 
@@ -158,3 +160,14 @@ def test_memory_is_flat_for_long_files(tmp_path, tiny_model):
     one, ten = peak_for(1), peak_for(10)
     # 10 minutes of float32 at 16 kHz is 38 MB; streaming must not hold it.
     assert ten - one < 20 * 1024, (one, ten)
+
+
+def test_one_recognizer_serves_many_threads(tmp_path, tiny_model):
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [write_audio(tmp_path / f"t{i}.wav", with_pauses([2.0, 4.0 + i, 1.5], pause=1.0, seed=i)[0]) for i in range(4)]
+    rec = VoiceEmotionRecognizer(tiny_model)  # silero when installed: its state must be per recording
+    sequential = [rec.predict(f).to_dict() for f in files]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(lambda f: rec.predict(f).to_dict(), files * 2))
+    assert parallel == sequential * 2

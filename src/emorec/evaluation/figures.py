@@ -104,7 +104,7 @@ def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> bytes
     """Loss and accuracy per epoch, train and validation, one line style per run/fold."""
     fig, axes = _figure(9.0, 3.6, ncols=2)
     many = len(histories) > 1
-    for name, rows in histories.items():
+    for rows in histories.values():
         epochs = [r.get("epoch", i + 1) for i, r in enumerate(rows)]
         for ax, metric in ((axes[0, 0], "loss"), (axes[0, 1], "acc")):
             for split, style, color in (("train", "-", "#4c72b0"), ("val", "--", "#dd8452")):

@@ -59,7 +59,8 @@ def benchmark_scripts(bench_dir: str | Path) -> list[str]:
     folder = Path(bench_dir)
     if not folder.is_dir():
         return []
-    return sorted(p.stem for p in folder.glob("*.py") if p.stem not in ("common", "run_all") and not p.stem.startswith("_"))
+    return sorted(p.stem for p in folder.glob("*.py")
+                  if p.stem not in ("common", "run_all") and not p.stem.startswith("_"))
 
 
 # ---------------------------------------------------------------------------
@@ -209,22 +210,23 @@ def headline_rows(figures: Mapping[str, Any]) -> list[tuple[str, str]] | None:
     return out
 
 
-def render_speed(results: Mapping[str, Mapping[str, Any]], scripts: list[str], max_rows: int = 30) -> list[str]:
+def render_speed(results: Mapping[str, Mapping[str, Any]], scripts: list[str], max_rows: int = 12) -> list[str]:
     names = [n for n, d in results.items()
              if n in SPEED_NAMES or n.endswith("_speed") or d["figures"].get("kind") == "speed"]
     rows = []
     for name in names:
         doc = results[name]
         chosen = headline_rows(doc["figures"])
-        if chosen is None:  # no headline list: every number in figures, flattened
+        limit = len(chosen) if chosen is not None else max_rows  # the benchmark's own choice is not cut
+        if chosen is None:  # no headline list: the first numbers in figures, flattened
             leaves: list[tuple[str, Any]] = []
             _flatten("", {k: v for k, v in doc["figures"].items() if k != "kind"}, leaves)
             chosen = []
             for key, value in leaves:
                 label, unit = _unit(key)
                 chosen.append((label.replace(".", " ").replace("_", " "), number(value, unit)))
-        more = len(chosen) - max_rows
-        for i, (label, value) in enumerate(chosen[:max_rows]):
+        more = len(chosen) - limit
+        for i, (label, value) in enumerate(chosen[:limit]):
             rows.append([name if i == 0 else "", label, value,
                          measured(doc) if i == 0 else "", code(doc.get("command")) if i == 0 else ""])
         if more > 0:
@@ -349,8 +351,8 @@ def update_text(text: str, results: Mapping[str, Mapping[str, Any]], scripts: li
         if not has_start:
             continue
         pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
-        body = render_section(section, results, scripts)
-        text = pattern.sub(lambda _m: f"{start}\n{body}\n{end}", text)
+        replacement = f"{start}\n{render_section(section, results, scripts)}\n{end}"
+        text = pattern.sub(lambda _m, r=replacement: r, text)  # a function: no backslash escapes in r
     return text
 
 

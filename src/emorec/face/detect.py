@@ -59,10 +59,12 @@ class HaarDetector:
     """OpenCV Haar cascade on a downscaled copy of the image, boxes mapped back.
 
     Detecting on a copy whose longest side is at most ``max_side`` pixels
-    keeps a 640x480 photo under 20 ms on two cores (full size: ~80 ms).
-    ``scale_factor=1.15, min_neighbors=4`` found as many faces as OpenCV's
-    usual 1.1/5 on 600 FER2013 test faces pasted into 640x480 scenes
-    (73%; full-size detection 77% at three times the cost) for 20% less time.
+    costs about 40% of a full-size 640x480 search with the common settings
+    (scaleFactor 1.1, minNeighbors 5, minSize 50; see benchmarks/face_speed.py).
+    ``scale_factor=1.15, min_neighbors=4`` found as many faces as 1.1/5 at
+    the same size, for about 20% less time, in a check on FER2013 test faces
+    pasted into 640x480 scenes; a full-size search found a few percent more
+    at three times the cost.
     Faces smaller than ``min_size`` pixels *in that copy* are not searched
     for: with the defaults, faces under 24/320 = 7.5% of the image's longest
     side (48 px in a 640x480 photo, the model's own input size). Raise

@@ -195,7 +195,7 @@ class FaceEmotionRecognizer:
 
         Example:
             >>> rec.find_faces("examples/astronaut.jpg").boxes
-            [(177, 66, 95, 95)]
+            [(174, 66, 98, 97)]
         """
         label = name or describe(image)
         if cropped:

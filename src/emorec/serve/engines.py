@@ -51,7 +51,7 @@ class Engine:
             self.status = "loaded"
         except Exception as exc:  # model missing, bad card, import error: reported by /readyz
             self.status = "failed"
-            self.error = f"{type(exc).__name__}: {exc}" if not str(exc).startswith(self.task) else str(exc)
+            self.error = f"{type(exc).__name__}: {exc}"
             log.error("could not load the %s model: %s; serving without it (choose models with --task)",
                       self.task, exc)
         self.load_seconds = round(time.perf_counter() - start, 3)

@@ -82,6 +82,8 @@ class VoiceTrainConfig:
     augment: dict[str, Any] = field(default_factory=lambda: FeatureAugmentConfig().to_dict())
     wave_copies: int = 0  # precomputed waveform-augmented copies per training clip (needs audio)
     wave_augment: dict[str, Any] = field(default_factory=lambda: AugmentConfig().to_dict())
+    ensemble: int = 1  # models per fold with different seeds, probabilities averaged (also in the export)
+    mixup: float = 0.0  # probability per training batch of mixup (Beta(0.4, 0.4)); 0 = off
     train_seconds: float = 3.0  # random training crop (longer clips); evaluation uses the whole clip
     eval_max_seconds: float = 10.0  # centred crop for evaluation of very long clips
     min_seconds: float = 0.5  # inference refuses shorter speech (written into the card)
@@ -99,7 +101,7 @@ class VoiceTrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True
-    num_workers: int = 0
+    num_workers: int = -1  # DataLoader worker processes for training batches; -1 = auto (0 on CPU)
     threads: int = 0  # torch CPU threads (0: torch's default; 1 is fastest on a busy 2-core machine)
     cache: str | None = str(DEFAULT_CACHE)  # None disables the on-disk feature cache
     limit_speakers: int = 0  # use only the first N speakers (quick runs and tests)
@@ -285,7 +287,19 @@ class VoiceItems(torch.utils.data.Dataset):
         self.max_frames = max_frames
         self.copies = copies if train else None
         self.augment = augment if train else None
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self._rng: np.random.Generator | None = None
+        self._rng_worker: int | None = None
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """One generator per DataLoader worker (seeded from torch's per-worker seed), else one for all."""
+        info = torch.utils.data.get_worker_info()
+        worker = info.id if info is not None else None
+        if self._rng is None or worker != self._rng_worker:
+            self._rng = np.random.default_rng(info.seed if info is not None else self.seed)
+            self._rng_worker = worker
+        return self._rng
 
     def __len__(self) -> int:
         return len(self.bases)
@@ -337,11 +351,21 @@ def collate(batch: list[tuple[np.ndarray, int]]):
     return x, lengths, y
 
 
+def _workers(cfg: VoiceTrainConfig) -> int:
+    """-1 (auto): no worker processes on CPU (they would compete with training), up to 8 on CUDA."""
+    if cfg.num_workers >= 0:
+        return cfg.num_workers
+    if resolve_device(cfg.device).type != "cuda":
+        return 0
+    return max(0, min(8, (os.cpu_count() or 1) - 2))
+
+
 def _loader(items: VoiceItems, batch_size: int, shuffle: bool, seed: int, workers: int = 0):
     g = torch.Generator().manual_seed(seed)
     # No reordering when not shuffling: predictions must line up with the test indices.
     return torch.utils.data.DataLoader(items, batch_size=batch_size, shuffle=shuffle, collate_fn=collate,
-                                       generator=g, num_workers=workers)
+                                       generator=g, num_workers=workers, persistent_workers=workers > 0,
+                                       pin_memory=torch.cuda.is_available())
 
 
 # -- training -----------------------------------------------------------------------------------
@@ -351,7 +375,7 @@ def _train_config(cfg: VoiceTrainConfig, validate: bool) -> TrainConfig:
         epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
         warmup_epochs=cfg.warmup_epochs, patience=cfg.patience if validate else 0,
         label_smoothing=cfg.label_smoothing, class_balanced=cfg.class_balanced, seed=cfg.seed,
-        device=cfg.device, amp=cfg.amp, num_workers=cfg.num_workers, min_epochs=cfg.min_epochs, monitor=cfg.monitor,
+        device=cfg.device, amp=cfg.amp, num_workers=max(0, cfg.num_workers), min_epochs=cfg.min_epochs, monitor=cfg.monitor,
     )
 
 
@@ -371,13 +395,60 @@ def build_run_model(cfg: VoiceTrainConfig | dict[str, Any], n_classes: int):
     return model
 
 
-def _fit(cfg: VoiceTrainConfig, bases, copies, y, labels, fit_idx, val_idx, out_dir: Path, resume: bool) -> Trainer:
+def _mixup_loss(prob: float, alpha: float = 0.4):
+    """Mixup on a fraction of batches: inputs and targets mixed with a shuffled copy of the batch."""
+
+    def loss_fn(model, batch, trainer):
+        *inputs, y = batch
+        if prob <= 0 or torch.rand(1).item() >= prob:
+            logits = model(*inputs).float()
+            return trainer.criterion(logits, y), logits, y
+        lam = float(np.random.beta(alpha, alpha))
+        perm = torch.randperm(y.shape[0], device=y.device)
+        x = lam * inputs[0] + (1 - lam) * inputs[0][perm]
+        rest = [torch.maximum(inputs[1], inputs[1][perm])] if len(inputs) > 1 else []
+        logits = model(x, *rest).float()
+        loss = lam * trainer.criterion(logits, y) + (1 - lam) * trainer.criterion(logits, y[perm])
+        return loss, logits, y
+
+    return loss_fn
+
+
+class Members:
+    """The trained model(s) of one fold: ``predict`` averages the members' probabilities."""
+
+    def __init__(self, trainers: list[Trainer]) -> None:
+        self.trainers = trainers
+
+    def predict(self, loader) -> np.ndarray:
+        return np.mean([t.predict(loader) for t in self.trainers], axis=0)
+
+
+def _fit(cfg: VoiceTrainConfig, bases, copies, y, labels, fit_idx, val_idx, out_dir: Path, resume: bool) -> Members:
+    """Train ``cfg.ensemble`` models (seeds seed, seed+101, ...); extra members live in ``member_XX/``."""
+    if cfg.ensemble <= 1:
+        return Members([_fit_one(cfg, bases, copies, y, labels, fit_idx, val_idx, out_dir, resume)])
+    trainers = []
+    for k in range(1, cfg.ensemble + 1):
+        member_cfg = VoiceTrainConfig(**{**asdict(cfg), "seed": cfg.seed + 101 * (k - 1), "ensemble": 1})
+        member_dir = out_dir / f"member_{k:02d}"
+        trainers.append(_fit_one(member_cfg, bases, copies, y, labels, fit_idx, val_idx, member_dir, resume))
+        (member_dir / "checkpoint.pt").unlink(missing_ok=True)
+    # The fold's own history.jsonl is the first member's, so tools reading run dirs find one.
+    (out_dir / "history.jsonl").write_text((out_dir / "member_01" / "history.jsonl").read_text(), encoding="utf-8")
+    return Members(trainers)
+
+
+def _fit_one(cfg: VoiceTrainConfig, bases, copies, y, labels, fit_idx, val_idx, out_dir: Path, resume: bool) -> Trainer:
     set_seed(cfg.seed)
     feat = cfg.feature_config()
     model = build_run_model(cfg, len(labels))
     if model.input_kind == "vector":  # standardise summary vectors with training-fold statistics
         stack = np.stack([np.asarray(bases[i], dtype=np.float32) for i in fit_idx])
         model.norm.set_stats(stack.mean(0), stack.std(0))
+    elif feat.normalize != "utterance":  # channel statistics of the (unaugmented) training fold, kept in the model
+        frames = np.concatenate([finalize(bases[i], feat) for i in fit_idx])
+        model.norm.set_stats(frames.mean(0), frames.std(0))
     max_train = int(cfg.train_seconds * feat.frames_per_second)
     augment = FeatureAugmentConfig.from_dict(cfg.augment) if cfg.feature_augment else None
     train_items = VoiceItems([bases[i] for i in fit_idx], y[fit_idx], feat, True, max_train,
@@ -385,14 +456,13 @@ def _fit(cfg: VoiceTrainConfig, bases, copies, y, labels, fit_idx, val_idx, out_
     validate = len(val_idx) > 0
     val_items = _eval_items(cfg, bases, y, val_idx) if validate else None
     counts = np.bincount(y[fit_idx], minlength=len(labels))
-    trainer = Trainer(model, _train_config(cfg, validate), out_dir, class_counts=counts.tolist())
-    device = resolve_device(cfg.device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    elif cfg.threads:
+    trainer = Trainer(model, _train_config(cfg, validate), out_dir, class_counts=counts.tolist(),
+                      loss_fn=_mixup_loss(cfg.mixup) if cfg.mixup > 0 else None)
+    # No cudnn.benchmark: every batch has its own length, and autotuning each shape costs more than it saves.
+    if resolve_device(cfg.device).type != "cuda" and cfg.threads:
         torch.set_num_threads(cfg.threads)
     trainer.fit(
-        _loader(train_items, cfg.batch_size, True, cfg.seed, cfg.num_workers),
+        _loader(train_items, cfg.batch_size, True, cfg.seed, _workers(cfg)),
         _loader(val_items, 64, False, cfg.seed) if val_items is not None else None,
         resume=resume,
     )
@@ -471,7 +541,7 @@ def run_training(cfg: VoiceTrainConfig, resume: bool = False, progress: bool = T
         train_idx = folds[0][0]
         n_val = cfg.val_speakers if cfg.val_speakers > 0 else 0
         fit_idx, val_idx = inner_split(train_idx, groups, n_val, cfg.seed)
-        trainer = _fit(cfg, bases, copies, y, labels, fit_idx, val_idx, out, resume)
+        _fit(cfg, bases, copies, y, labels, fit_idx, val_idx, out, resume)
         hist = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines() if line.strip()]
         metrics = {**info, "trained_on_all": True, "n_train": int(len(fit_idx)), "n_val": int(len(val_idx)),
                    "speakers": sorted(set(groups[fit_idx].tolist())), "epochs_run": len(hist), "labels": labels,
@@ -589,17 +659,26 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
 
 
 def load_run_model(run_dir: str | Path):
-    """Rebuild a trained model (eval mode, CPU) and its labels from a run or fold folder."""
+    """Rebuild a trained model (eval mode, CPU) and its config from a run or fold folder.
+
+    A folder with ``member_XX/best.safetensors`` (``--ensemble N``) gives an :class:`Ensemble`.
+    """
     from safetensors.torch import load_file
+
+    from emorec.voice.models import Ensemble
 
     run_dir = Path(run_dir)
     data = read_run_config(run_dir)
-    weights = run_dir / "best.safetensors"
-    if not weights.is_file():
+    weights = [run_dir / "best.safetensors"] if (run_dir / "best.safetensors").is_file() else \
+        sorted(run_dir.glob("member_*/best.safetensors"))
+    if not weights:
         raise EmorecError(f"{run_dir} has no best.safetensors: pass a finished run or one of its fold_XX folders")
-    model = build_run_model(data, len(data["labels"]))
-    model.load_state_dict(load_file(str(weights)))
-    return model.eval(), data
+    models = []
+    for w in weights:
+        model = build_run_model(data, len(data["labels"]))
+        model.load_state_dict(load_file(str(w)))
+        models.append(model.eval())
+    return (models[0] if len(models) == 1 else Ensemble(models).eval()), data
 
 
 def export_voice(run_dir: str | Path, out: str | Path, metrics_from: str | Path | None = None,
@@ -657,14 +736,17 @@ def export_voice(run_dir: str | Path, out: str | Path, metrics_from: str | Path 
                       "min_seconds gives an empty result (no padding); longer recordings are split by VAD "
                       "into segments of at most max_seconds",
         },
-        architecture=f"{data['model']} {data.get('model_kwargs') or ''} ({n_params} parameters)".strip(),
+        architecture=(f"{data['model']} {data.get('model_kwargs') or ''}".strip()
+                  + (f", ensemble of {data.get('ensemble')}" if (data.get("ensemble") or 1) > 1 else "")
+                  + f" ({n_params} parameters)"),
         training={
             "data": data.get("corpora"),
             "protocol": data.get("protocol"),
             "labels_from": data.get("corpus"),
             "label_map": data.get("label_map"),
             "config": {k: data.get(k) for k in ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing",
-                                                 "feature_augment", "augment", "wave_copies", "train_seconds", "seed")},
+                                                 "feature_augment", "augment", "wave_copies", "mixup", "ensemble",
+                                                 "train_seconds", "seed")},
             "command": data.get("command"),
             "run_dir": str(run_dir),
         },

@@ -183,7 +183,8 @@ def predict(
         if fh is not None:
             fh.close()
     if n_ok == 0:
-        raise typer.Exit(1)
+        # SystemExit, not typer.Exit: it survives the non-standalone app() call in emorec.cli.main.
+        raise SystemExit(1)
 
 
 # -- training-side commands (torch imported inside) -------------------------------------------
@@ -210,6 +211,18 @@ def _feature_overrides(cfg, kind: Optional[str], n_mels: Optional[int], deltas: 
     return cfg
 
 
+def _json_option(text: Optional[str], name: str):
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EmorecError(f"{name} must be JSON, e.g. '{{\"hidden\": 192}}' ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise EmorecError(f"{name} must be a JSON object")
+    return value
+
+
 CORPUS_HELP = "ravdess | cremad | savee | manifest, optionally NAME=PATH; repeat to combine corpora."
 
 
@@ -227,6 +240,10 @@ def train(
     only_fold: Optional[list[int]] = typer.Option(None, "--only-fold", help="Run only these folds (1-based, repeatable)."),
     val_speakers: Optional[int] = typer.Option(None, help="Validation speakers per training fold (-1: 15%)."),
     model: Optional[str] = typer.Option(None, help="gru_attn (default) | lstm_attn | crnn | cnn1d_summary | lstm_summary."),
+    model_kwargs: Optional[str] = typer.Option(None, help='Model options as JSON, e.g. \'{"hidden": 192}\'.'),
+    mixup: Optional[float] = typer.Option(None, help="Probability per batch of mixup (0 = off)."),
+    ensemble: Optional[int] = typer.Option(None, help="Models per fold (different seeds), probabilities averaged."),
+    workers: Optional[int] = typer.Option(None, help="Data-loader worker processes (-1 = auto: 0 on CPU, up to 8 on CUDA)."),
     feature_kind: Optional[str] = typer.Option(None, "--features", help="logmel | mfcc | summary162 | egemaps."),
     n_mels: Optional[int] = typer.Option(None, help="Mel bands."),
     deltas: Optional[int] = typer.Option(None, help="0, 1 or 2 (delta + delta-delta)."),
@@ -254,6 +271,8 @@ def train(
 
     cfg = _config(config, dict(corpus=corpus or None, data=data, meta=meta, cremad_labels=cremad_labels,
                                label_map=label_map, shared_labels=shared_labels, protocol=protocol, folds=folds,
+                               model_kwargs=_json_option(model_kwargs, "--model-kwargs"), mixup=mixup,
+                               ensemble=ensemble, num_workers=workers,
                                only_folds=only_fold or None, val_speakers=val_speakers, model=model,
                                feature_augment=augment, wave_copies=wave_copies, epochs=epochs, batch_size=batch_size,
                                lr=lr, patience=patience, seed=seed, device=device, threads=threads, cache=cache,

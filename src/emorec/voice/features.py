@@ -40,7 +40,10 @@ class FeatureConfig:
     Frames are ``win_length`` samples (25 ms) every ``hop_length`` (10 ms).
     ``deltas``: 0, 1 (delta) or 2 (delta + delta-delta), stacked on the channel axis.
     ``normalize``: ``utterance`` standardises every channel over the clip's
-    frames (removes speaker/channel offsets), ``none`` leaves raw log values.
+    frames (removes speaker/channel offsets and the long-term spectrum);
+    ``scalar`` only subtracts the clip's mean log-mel energy (removes the
+    recording level, keeps the spectral shape; the model then standardises
+    channels with training-set statistics); ``none`` leaves raw log values.
     ``floor_db``: mel energies are floored ``floor_db`` below the clip's loudest
     bin before the log, so features do not depend on the recording level.
     ``trim_db``: leading/trailing silence more than this far below the peak is
@@ -66,8 +69,8 @@ class FeatureConfig:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"feature kind {self.kind!r} unknown: use one of {', '.join(KINDS)}")
-        if self.normalize not in ("utterance", "none"):
-            raise ValueError("normalize must be 'utterance' or 'none'")
+        if self.normalize not in ("utterance", "scalar", "none"):
+            raise ValueError("normalize must be 'utterance', 'scalar' or 'none'")
         if self.deltas not in (0, 1, 2):
             raise ValueError("deltas must be 0, 1 or 2")
 
@@ -209,6 +212,8 @@ def finalize(base: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     base = np.asarray(base, dtype=np.float32)
     if not cfg.is_sequence:
         return base
+    if cfg.normalize == "scalar":
+        base = base - base.mean()
     seq = base @ _dct_matrix(cfg.n_mfcc, cfg.n_mels) if cfg.kind == "mfcc" else base
     parts = [seq]
     if cfg.deltas >= 1:

@@ -194,6 +194,19 @@ def build_model(name: str, input_dim: int, n_classes: int, **kwargs: Any) -> nn.
     return MODELS[name](input_dim, n_classes, **kwargs)
 
 
+class Ensemble(nn.Module):
+    """Average of several trained models' probabilities; returns log-probabilities (softmax recovers the mean)."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.input_kind = getattr(members[0], "input_kind", "sequence")
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        probs = torch.stack([torch.softmax(m(x, lengths), dim=-1) for m in self.members]).mean(0)
+        return torch.log(probs.clamp_min(1e-12))
+
+
 class _Probabilities(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()

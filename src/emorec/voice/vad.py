@@ -68,7 +68,8 @@ def silero_model_path() -> Path | None:
 
 
 class SileroVad:
-    """Streaming silero-vad on onnxruntime: ``probs(frames)`` keeps state across calls."""
+    """Silero-vad on onnxruntime. The session is shared; each recording gets its own
+    :class:`SileroStream` (LSTM state and context), so one detector serves many threads."""
 
     name = "silero"
 
@@ -86,9 +87,20 @@ class SileroVad:
         self.path = path
         self.sequence = "h" in {i.name for i in self.session.get_inputs()}
         self.max_frames = max_frames
-        self.reset()
 
-    def reset(self) -> None:
+    def new_stream(self) -> SileroStream:
+        return SileroStream(self)
+
+    def probs(self, samples: np.ndarray) -> np.ndarray:
+        """Speech probability per 512-sample frame of one whole signal (fresh state)."""
+        return self.new_stream().probs(samples)
+
+
+class SileroStream:
+    """Per-recording state of :class:`SileroVad`: ``probs`` continues where the last call stopped."""
+
+    def __init__(self, vad: SileroVad) -> None:
+        self.vad = vad
         self.context = np.zeros(CONTEXT, dtype=np.float32)
         self.h = np.zeros((1, 1, 128), dtype=np.float32)
         self.c = np.zeros((1, 1, 128), dtype=np.float32)
@@ -104,17 +116,18 @@ class SileroVad:
         contexts[1:] = frames[:-1, -CONTEXT:]
         self.context = frames[-1, -CONTEXT:].copy()
         block = np.concatenate([contexts, frames], axis=1)
-        out = []
-        if self.sequence:
-            for i in range(0, block.shape[0], self.max_frames):
-                p, self.h, self.c = self.session.run(
-                    ["speech_probs", "hn", "cn"], {"input": block[i : i + self.max_frames], "h": self.h, "c": self.c}
+        session, out = self.vad.session, []
+        if self.vad.sequence:
+            step = self.vad.max_frames
+            for i in range(0, block.shape[0], step):
+                p, self.h, self.c = session.run(
+                    ["speech_probs", "hn", "cn"], {"input": block[i : i + step], "h": self.h, "c": self.c}
                 )
                 out.append(np.asarray(p).reshape(-1))
         else:
             sr = np.array(SAMPLE_RATE, dtype=np.int64)
             for row in block:
-                p, self.state = self.session.run(None, {"input": row[None], "state": self.state, "sr": sr})
+                p, self.state = session.run(None, {"input": row[None], "state": self.state, "sr": sr})
                 out.append(np.asarray(p).reshape(-1))
         return np.concatenate(out).astype(np.float32)
 
@@ -127,10 +140,10 @@ class EnergyVad:
     def __init__(self, margin_db: float = 12.0, gate_db: float = -50.0) -> None:
         self.margin_db = margin_db
         self.gate_db = gate_db
-        self.reset()
-
-    def reset(self) -> None:
         self.floor: float | None = None
+
+    def new_stream(self) -> EnergyVad:
+        return EnergyVad(self.margin_db, self.gate_db)
 
     def probs(self, samples: np.ndarray) -> np.ndarray:
         frames = samples.reshape(-1, FRAME).astype(np.float64)
@@ -158,8 +171,8 @@ class StreamingSegmenter:
 
     def __init__(self, vad: SileroVad | EnergyVad | None = None, cfg: VadConfig = VadConfig()) -> None:
         self.vad = vad if vad is not None else default_vad()
+        self.stream = self.vad.new_stream()  # this recording's detector state
         self.cfg = cfg
-        self.vad.reset()
         self.pending = np.zeros(0, dtype=np.float32)  # samples not yet a whole frame
         self.buf = np.zeros(0, dtype=np.float32)  # audio kept for the open segment
         self.buf_start = 0  # sample index of buf[0]
@@ -195,7 +208,7 @@ class StreamingSegmenter:
         data = np.concatenate([self.pending, block])
         usable = data.size - data.size % FRAME
         self.pending = data[usable:]
-        probs = self.vad.probs(data[:usable])
+        probs = self.stream.probs(data[:usable])
         out: list[Segment] = []
         thr, low = self.cfg.threshold, max(self.cfg.threshold - 0.15, 0.01)
         for p in probs:
