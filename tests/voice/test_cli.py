@@ -161,3 +161,20 @@ def test_bad_corpus_messages(tmp_path):
     assert out.returncode == 2 and "corpus 'timit' unknown" in out.stderr
     out = emorec("voice", "train", "--corpus", f"savee={tmp_path / 'none'}", "--out", str(tmp_path / "r"))
     assert out.returncode == 2 and "not found" in out.stderr
+
+
+def test_split_run_then_resume_finishes_every_fold(tmp_path):
+    data = tmp_path / "ravdess"
+    make_ravdess_folder(data, actors=(1, 2, 3), emotions=(1, 5), seconds=0.6)
+    run = tmp_path / "run"
+    first = emorec("voice", "train", "--corpus", f"ravdess={data}", "--protocol", "loso", "--only-fold", "2",
+                   "--epochs", "1", "--no-cache", "--out", str(run), "--quiet", *SMALL)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert len(json.loads((run / "metrics.json").read_text())["folds"]) == 1
+    done = (run / "fold_02" / "metrics.json").read_text()
+    rest = emorec("voice", "train", "--resume", "--out", str(run), "--quiet")
+    assert rest.returncode == 0, rest.stderr[-2000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert [f["fold"] for f in metrics["folds"]] == ["fold_01", "fold_02", "fold_03"]
+    assert (run / "fold_02" / "metrics.json").read_text() == done  # finished folds are kept, not retrained
+    assert metrics["pooled"]["n"] == 12

@@ -269,6 +269,9 @@ def train(
     """
     from emorec.training.voice_train import run_training, summary
 
+    previous = Path(out or "runs/voice") / "config.yaml"
+    if resume and config is None and previous.is_file():
+        config = previous  # --resume continues the run as it was configured (options given here still win)
     cfg = _config(config, dict(corpus=corpus or None, data=data, meta=meta, cremad_labels=cremad_labels,
                                label_map=label_map, shared_labels=shared_labels, protocol=protocol, folds=folds,
                                model_kwargs=_json_option(model_kwargs, "--model-kwargs"), mixup=mixup,
@@ -278,6 +281,8 @@ def train(
                                lr=lr, patience=patience, seed=seed, device=device, threads=threads, cache=cache,
                                limit_speakers=limit_speakers, out=out))
     cfg = _feature_overrides(cfg, feature_kind, n_mels, deltas)
+    if resume and not only_fold:
+        cfg.only_folds = []  # a resumed run finishes every fold unless --only-fold says otherwise
     if model in ("cnn1d_summary", "lstm_summary") and feature_kind is None and cfg.feature_config().is_sequence:
         cfg = _feature_overrides(cfg, "summary162", None, None)
     if no_cache:
