@@ -38,7 +38,13 @@ class OnnxModel:
     outputs_probabilities: bool
 
     @classmethod
-    def load(cls, path: str | Path, threads: int | None = None) -> OnnxModel:
+    def load(cls, path: str | Path, threads: int | None = None, spinning: bool = True) -> OnnxModel:
+        """Open ``path`` with its card and check they agree.
+
+        ``spinning=False`` makes ONNX Runtime's worker threads sleep between calls
+        instead of spin-waiting: right when inference alternates with other CPU
+        work on the same cores (face detection, audio decoding, a web server).
+        """
         import onnxruntime as ort  # imported here to keep `import emorec` fast
 
         path = Path(path)
@@ -47,7 +53,12 @@ class OnnxModel:
         card = ModelCard.load(card_path_for(path))
         options = ort.SessionOptions()
         if threads:
-            options.intra_op_num_threads = threads
+            options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL  # small CNNs/RNNs have no parallel branches
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         try:
             session = ort.InferenceSession(

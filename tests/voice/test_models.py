@@ -48,3 +48,33 @@ def test_padding_is_masked():
 def test_unknown_model():
     with pytest.raises(ValueError, match="unknown"):
         build_model("transformer", 192, 8)
+
+
+def test_frame_norm_matches_numpy_and_ignores_padding():
+    from emorec.voice.features import normalize_utterance
+    from emorec.voice.models import FrameNorm, frame_norm_numpy
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(2.0, 3.0, size=(50, 6)).astype(np.float32)
+    norm = FrameNorm("utterance")
+    got = norm(torch.from_numpy(a)[None])[0].numpy()
+    assert np.allclose(got, normalize_utterance(a), atol=1e-4)
+    assert np.allclose(got, frame_norm_numpy(a, "utterance"), atol=1e-4)
+    padded = torch.cat([torch.from_numpy(a), torch.full((30, 6), 99.0)])[None]
+    masked = norm(padded, torch.tensor([50]))[0].numpy()
+    assert np.allclose(masked[:50], got, atol=1e-4) and np.all(masked[50:] == 0)
+    assert np.array_equal(FrameNorm("none")(padded), padded)
+
+
+def test_ensemble_exports_mean_probabilities(tmp_path):
+    from emorec.voice.models import Ensemble
+
+    torch.manual_seed(0)
+    members = [build_model("gru_attn", 192, 4, channels=16, hidden=16, frame_norm=m).eval() for m in ("utterance", "none")]
+    ens = Ensemble(members).eval()
+    path = export_onnx(ens, tmp_path / "ens.onnx", 192)
+    x = np.random.default_rng(2).normal(size=(1, 90, 192)).astype(np.float32)
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"features": x})[0]
+    with torch.no_grad():
+        want = np.mean([torch.softmax(m(torch.from_numpy(x)), -1).numpy() for m in members], axis=0)
+    assert np.allclose(got, want, atol=1e-5)

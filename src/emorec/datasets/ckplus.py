@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from emorec.datasets.faces import IMAGE_SUFFIXES, FaceDataset, FaceSample, require_dir
+from emorec.datasets.faces import FaceDataset, FaceSample, class_folders, image_files, require_dir
 from emorec.datasets.fer2013 import load_fer_csv
 from emorec.errors import DatasetError
-from emorec.labels import UnknownLabelError, canonical
 
 _NAME = re.compile(r"^(S\d+)_(\d+)_(\d+)", re.IGNORECASE)
 
@@ -23,15 +22,8 @@ def load_ckplus48(root: str | Path) -> FaceDataset:
     root = require_dir(root, "CK+48")
     samples: list[FaceSample] = []
     skipped: list[str] = []
-    for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        try:
-            label = canonical(class_dir.name)
-        except UnknownLabelError as exc:
-            skipped.append(f"{class_dir}: {exc}")
-            continue
-        for f in sorted(class_dir.iterdir()):
-            if f.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
+    for label, class_dir in class_folders(root, skipped):
+        for f in image_files(class_dir):
             m = _NAME.match(f.name)
             if not m:
                 skipped.append(f"{f}: name is not S<subject>_<sequence>_<frame>")

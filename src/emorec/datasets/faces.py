@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from emorec.errors import DatasetError
-from emorec.labels import ordered
+from emorec.labels import UnknownLabelError, canonical, ordered
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm"}
 
@@ -72,6 +73,20 @@ class FaceDataset:
             img = s.pixels if s.pixels is not None else read_gray(s.path)
             out[i] = resize_face(img, spec)
         return out
+
+
+def class_folders(root: Path, skipped: list[str]) -> Iterator[tuple[str, Path]]:
+    """(canonical label, folder) for each class sub-folder; unknown names are noted in ``skipped``."""
+    for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        try:
+            yield canonical(class_dir.name), class_dir
+        except UnknownLabelError as exc:
+            skipped.append(f"{class_dir}: {exc}")
+
+
+def image_files(folder: Path, recursive: bool = False) -> Iterator[Path]:
+    files = folder.rglob("*") if recursive else folder.iterdir()
+    return (f for f in sorted(files) if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def read_gray(path: str | Path) -> np.ndarray:

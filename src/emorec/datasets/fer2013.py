@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emorec.datasets.faces import IMAGE_SUFFIXES, FaceDataset, FaceSample, require_dir
+from emorec.datasets.faces import FaceDataset, FaceSample, class_folders, image_files, require_dir
 from emorec.errors import DatasetError
-from emorec.labels import FER2013_CODES, UnknownLabelError, canonical
+from emorec.labels import FER2013_CODES
 
 USAGES = ("Training", "PublicTest", "PrivateTest")
 _FILE_SPLIT = re.compile(r"^(Training|PublicTest|PrivateTest)_")
@@ -80,15 +80,8 @@ def load_fer_folder(root: str | Path, name: str = "fer2013") -> FaceDataset:
     if not parts:
         raise DatasetError(f"{root} has neither train/ nor test/: is this the FER2013 image-folder export?")
     for part in parts:
-        for class_dir in sorted(p for p in (root / part).iterdir() if p.is_dir()):
-            try:
-                label = canonical(class_dir.name)
-            except UnknownLabelError as exc:
-                skipped.append(f"{class_dir}: {exc}")
-                continue
-            for f in sorted(class_dir.iterdir()):
-                if f.suffix.lower() not in IMAGE_SUFFIXES:
-                    continue
+        for label, class_dir in class_folders(root / part, skipped):
+            for f in image_files(class_dir):
                 m = _FILE_SPLIT.match(f.name)
                 split = m.group(1) if m else ("Training" if part == "train" else "Test")
                 samples.append(FaceSample(label=label, path=str(f), split=split))

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emorec.datasets.faces import IMAGE_SUFFIXES, FaceDataset, FaceSample, require_dir
+from emorec.datasets.faces import FaceDataset, FaceSample, class_folders, image_files, require_dir
 from emorec.errors import DatasetError
-from emorec.labels import UnknownLabelError, canonical
 
 
 def load_image_folder(root: str | Path, name: str | None = None) -> FaceDataset:
@@ -13,15 +12,8 @@ def load_image_folder(root: str | Path, name: str | None = None) -> FaceDataset:
     root = require_dir(root, "image")
     samples: list[FaceSample] = []
     skipped: list[str] = []
-    for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        try:
-            label = canonical(class_dir.name)
-        except UnknownLabelError as exc:
-            skipped.append(f"{class_dir}: {exc}")
-            continue
-        for f in sorted(class_dir.rglob("*")):
-            if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES:
-                samples.append(FaceSample(label=label, path=str(f)))
+    for label, class_dir in class_folders(root, skipped):
+        samples += [FaceSample(label=label, path=str(f)) for f in image_files(class_dir, recursive=True)]
     if not samples:
         raise DatasetError(f"no images in class sub-folders of {root} (expected <root>/<emotion>/*.jpg)")
     return FaceDataset(name or root.name, samples, skipped=skipped)

@@ -27,46 +27,14 @@ from emorec.face.preprocess import DEFAULT_INPUT, crop_face, normalise, resize_f
 
 
 def load_face_model(path: str | os.PathLike, threads: int | None = None):  # -> emorec.runtime.OnnxModel
-    """``OnnxModel.load`` with session options tuned for face inference on a few cores.
+    """``OnnxModel.load`` without spin-waiting worker threads.
 
     Face inference alternates OpenCV detection and small ONNX Runtime calls on
-    the same cores. ONNX Runtime's worker threads spin-wait after each call by
-    default, which steals the CPU the detector needs next; here they sleep
-    instead. Execution is sequential (one small CNN has no parallel branches)
-    and ``threads`` sets the intra-op pool (default: ONNX Runtime's, one per
-    physical core). Validation is the same as ``OnnxModel.load``.
+    the same cores; spinning workers would steal the CPU the detector needs next.
     """
-    import onnxruntime as ort
-
-    from emorec.cards import ModelCard, card_path_for
     from emorec.runtime import OnnxModel
 
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"model file {path} not found")
-    card = ModelCard.load(card_path_for(path))
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = int(threads)
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3
-    try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own untyped errors
-        raise ModelError(f"cannot load {path} with ONNX Runtime: {exc}") from None
-    n_out = session.get_outputs()[0].shape[-1]
-    if isinstance(n_out, int) and n_out != len(card.labels):
-        raise ModelError(f"{path} outputs {n_out} classes but its card lists {len(card.labels)} labels")
-    return OnnxModel(
-        path=path,
-        card=card,
-        session=session,
-        input_name=session.get_inputs()[0].name,
-        outputs_probabilities=bool(card.input.get("outputs_probabilities", False)),
-    )
+    return OnnxModel.load(path, threads=threads, spinning=False)
 
 
 @dataclass(frozen=True)

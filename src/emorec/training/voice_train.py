@@ -77,12 +77,16 @@ class VoiceTrainConfig:
     val_speakers: int = -1  # validation speakers per training fold; -1 = 15% of them (>= 1)
     model: str = "gru_attn"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
-    features: dict[str, Any] = field(default_factory=lambda: FeatureConfig().to_dict())
+    features: dict[str, Any] = field(default_factory=lambda: FeatureConfig(normalize="scalar").to_dict())
     feature_augment: bool = True
     augment: dict[str, Any] = field(default_factory=lambda: FeatureAugmentConfig().to_dict())
     wave_copies: int = 0  # precomputed waveform-augmented copies per training clip (needs audio)
     wave_augment: dict[str, Any] = field(default_factory=lambda: AugmentConfig().to_dict())
     ensemble: int = 1  # models per fold with different seeds, probabilities averaged (also in the export)
+    # Per-member model options, cycled over the members of sequence models: member k gets
+    # model_kwargs + ensemble_kwargs[(k - 1) % len]. The default mixes utterance-normalised
+    # members with members that keep the clip's spectral shape (normalize="scalar" features).
+    ensemble_kwargs: list[dict[str, Any]] = field(default_factory=lambda: [{"frame_norm": "utterance"}, {"frame_norm": "none"}])
     mixup: float = 0.0  # probability per training batch of mixup (Beta(0.4, 0.4)); 0 = off
     train_seconds: float = 3.0  # random training crop (longer clips); evaluation uses the whole clip
     eval_max_seconds: float = 10.0  # centred crop for evaluation of very long clips
@@ -379,12 +383,23 @@ def _train_config(cfg: VoiceTrainConfig, validate: bool) -> TrainConfig:
     )
 
 
-def build_run_model(cfg: VoiceTrainConfig | dict[str, Any], n_classes: int):
+def member_kwargs(data: dict[str, Any], member: int) -> dict[str, Any]:
+    """Model options of ensemble member ``member`` (1-based) of a sequence model."""
+    from emorec.voice.models import VECTOR_MODELS
+
+    kwargs = dict(data.get("model_kwargs") or {})
+    extra = data.get("ensemble_kwargs") or []
+    if extra and data["model"] not in VECTOR_MODELS:
+        kwargs.update(extra[(member - 1) % len(extra)])
+    return kwargs
+
+
+def build_run_model(cfg: VoiceTrainConfig | dict[str, Any], n_classes: int, member: int = 1):
     from emorec.voice.models import build_model
 
     data = asdict(cfg) if isinstance(cfg, VoiceTrainConfig) else cfg
     feat = FeatureConfig.from_dict(data["features"])
-    kwargs = dict(data.get("model_kwargs") or {})
+    kwargs = member_kwargs(data, member)
     if data["model"] == "crnn" and "in_channels" not in kwargs:
         kwargs["in_channels"] = 1 + feat.deltas
     model = build_model(data["model"], feat.dim, n_classes, **kwargs)
@@ -427,27 +442,31 @@ class Members:
 def _fit(cfg: VoiceTrainConfig, bases, copies, y, labels, fit_idx, val_idx, out_dir: Path, resume: bool) -> Members:
     """Train ``cfg.ensemble`` models (seeds seed, seed+101, ...); extra members live in ``member_XX/``."""
     if cfg.ensemble <= 1:
-        return Members([_fit_one(cfg, bases, copies, y, labels, fit_idx, val_idx, out_dir, resume)])
+        return Members([_fit_one(cfg, bases, copies, y, labels, fit_idx, val_idx, out_dir, resume, member=1)])
     trainers = []
     for k in range(1, cfg.ensemble + 1):
-        member_cfg = VoiceTrainConfig(**{**asdict(cfg), "seed": cfg.seed + 101 * (k - 1), "ensemble": 1})
+        member_cfg = VoiceTrainConfig(**{**asdict(cfg), "seed": cfg.seed + 101 * (k - 1)})
         member_dir = out_dir / f"member_{k:02d}"
-        trainers.append(_fit_one(member_cfg, bases, copies, y, labels, fit_idx, val_idx, member_dir, resume))
+        trainers.append(_fit_one(member_cfg, bases, copies, y, labels, fit_idx, val_idx, member_dir, resume, member=k))
         (member_dir / "checkpoint.pt").unlink(missing_ok=True)
     # The fold's own history.jsonl is the first member's, so tools reading run dirs find one.
     (out_dir / "history.jsonl").write_text((out_dir / "member_01" / "history.jsonl").read_text(), encoding="utf-8")
     return Members(trainers)
 
 
-def _fit_one(cfg: VoiceTrainConfig, bases, copies, y, labels, fit_idx, val_idx, out_dir: Path, resume: bool) -> Trainer:
+def _fit_one(cfg: VoiceTrainConfig, bases, copies, y, labels, fit_idx, val_idx, out_dir: Path, resume: bool,
+             member: int = 1) -> Trainer:
+    from emorec.voice.models import frame_norm_numpy
+
     set_seed(cfg.seed)
     feat = cfg.feature_config()
-    model = build_run_model(cfg, len(labels))
+    model = build_run_model(cfg, len(labels), member)
     if model.input_kind == "vector":  # standardise summary vectors with training-fold statistics
         stack = np.stack([np.asarray(bases[i], dtype=np.float32) for i in fit_idx])
         model.norm.set_stats(stack.mean(0), stack.std(0))
-    elif feat.normalize != "utterance":  # channel statistics of the (unaugmented) training fold, kept in the model
-        frames = np.concatenate([finalize(bases[i], feat) for i in fit_idx])
+    else:  # channel statistics of the (unaugmented) training fold after the model's frame norm, kept in the model
+        mode = model.frame_norm.mode
+        frames = np.concatenate([frame_norm_numpy(finalize(bases[i], feat), mode) for i in fit_idx])
         model.norm.set_stats(frames.mean(0), frames.std(0))
     max_train = int(cfg.train_seconds * feat.frames_per_second)
     augment = FeatureAugmentConfig.from_dict(cfg.augment) if cfg.feature_augment else None
@@ -674,8 +693,8 @@ def load_run_model(run_dir: str | Path):
     if not weights:
         raise EmorecError(f"{run_dir} has no best.safetensors: pass a finished run or one of its fold_XX folders")
     models = []
-    for w in weights:
-        model = build_run_model(data, len(data["labels"]))
+    for k, w in enumerate(weights, start=1):
+        model = build_run_model(data, len(data["labels"]), member=k)
         model.load_state_dict(load_file(str(w)))
         models.append(model.eval())
     return (models[0] if len(models) == 1 else Ensemble(models).eval()), data

@@ -223,6 +223,18 @@ def _json_option(text: Optional[str], name: str):
     return value
 
 
+def _json_list(text: Optional[str], name: str):
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EmorecError(f"{name} must be a JSON list of objects ({exc.msg})") from None
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise EmorecError(f"{name} must be a JSON list of objects")
+    return value
+
+
 CORPUS_HELP = "ravdess | cremad | savee | manifest, optionally NAME=PATH; repeat to combine corpora."
 
 
@@ -243,6 +255,8 @@ def train(
     model_kwargs: Optional[str] = typer.Option(None, help='Model options as JSON, e.g. \'{"hidden": 192}\'.'),
     mixup: Optional[float] = typer.Option(None, help="Probability per batch of mixup (0 = off)."),
     ensemble: Optional[int] = typer.Option(None, help="Models per fold (different seeds), probabilities averaged."),
+    ensemble_kwargs: Optional[str] = typer.Option(None, help='Per-member model options cycled over members, JSON list, '
+                                                  'e.g. \'[{"frame_norm": "utterance"}, {"frame_norm": "none"}]\'.'),
     workers: Optional[int] = typer.Option(None, help="Data-loader worker processes (-1 = auto: 0 on CPU, up to 8 on CUDA)."),
     feature_kind: Optional[str] = typer.Option(None, "--features", help="logmel | mfcc | summary162 | egemaps."),
     n_mels: Optional[int] = typer.Option(None, help="Mel bands."),
@@ -276,6 +290,7 @@ def train(
                                label_map=label_map, shared_labels=shared_labels, protocol=protocol, folds=folds,
                                model_kwargs=_json_option(model_kwargs, "--model-kwargs"), mixup=mixup,
                                ensemble=ensemble, num_workers=workers,
+                               ensemble_kwargs=_json_list(ensemble_kwargs, "--ensemble-kwargs"),
                                only_folds=only_fold or None, val_speakers=val_speakers, model=model,
                                feature_augment=augment, wave_copies=wave_copies, epochs=epochs, batch_size=batch_size,
                                lr=lr, patience=patience, seed=seed, device=device, threads=threads, cache=cache,

@@ -40,6 +40,42 @@ class InputNorm(nn.Module):
         return (x - self.mean) / self.std
 
 
+class FrameNorm(nn.Module):
+    """Per-utterance standardisation of every channel over the real (unpadded) frames.
+
+    ``mode="utterance"`` makes the model see utterance-normalised features whatever
+    the feature config did (a constant offset per clip cancels); ``"none"`` is identity.
+    Lives in the graph so that members of one ensemble can normalise differently.
+    """
+
+    def __init__(self, mode: str = "none") -> None:
+        super().__init__()
+        if mode not in ("none", "utterance"):
+            raise ValueError("frame_norm must be 'none' or 'utterance'")
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if self.mode == "none":
+            return x
+        if lengths is None:
+            mean = x.mean(dim=1, keepdim=True)
+            std = ((x - mean) ** 2).mean(dim=1, keepdim=True).sqrt()
+            return (x - mean) / (std + 1e-5)
+        m = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]).unsqueeze(-1).to(x.dtype)
+        n = m.sum(dim=1, keepdim=True).clamp_min(1.0)
+        mean = (x * m).sum(dim=1, keepdim=True) / n
+        std = ((((x - mean) * m) ** 2).sum(dim=1, keepdim=True) / n).sqrt()
+        return (x - mean) / (std + 1e-5) * m
+
+
+def frame_norm_numpy(feats, mode: str):
+    """The numpy twin of :class:`FrameNorm` for one unpadded (frames, dim) array."""
+    if mode == "none":
+        return feats
+    mean = feats.mean(axis=0, keepdims=True)
+    return (feats - mean) / (feats.std(axis=0, keepdims=True) + 1e-5)
+
+
 def _mask(lengths: torch.Tensor | None, t: int, device) -> torch.Tensor | None:
     if lengths is None:
         return None
@@ -75,8 +111,9 @@ class RnnAttention(nn.Module):
     min_frames = 4
 
     def __init__(self, input_dim: int, n_classes: int, channels: int = 128, hidden: int = 128,
-                 layers: int = 2, dropout: float = 0.3, cell: str = "gru") -> None:
+                 layers: int = 2, dropout: float = 0.3, cell: str = "gru", frame_norm: str = "none") -> None:
         super().__init__()
+        self.frame_norm = FrameNorm(frame_norm)
         self.norm = InputNorm(input_dim)
         self.front = nn.Sequential(
             nn.Conv1d(input_dim, channels, 5, padding=2), nn.BatchNorm1d(channels), nn.ReLU(),
@@ -91,7 +128,7 @@ class RnnAttention(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, n_classes))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.front(self.norm(x).transpose(1, 2)).transpose(1, 2)
+        h = self.front(self.norm(self.frame_norm(x, lengths)).transpose(1, 2)).transpose(1, 2)
         h, _ = self.rnn(h)
         return self.head(self.pool(h, _mask(_downsampled(lengths, 4), h.shape[1], h.device)))
 
@@ -103,8 +140,9 @@ class CRNN(nn.Module):
     min_frames = 8
 
     def __init__(self, input_dim: int, n_classes: int, in_channels: int = 3, widths: tuple[int, ...] = (32, 64, 96),
-                 hidden: int = 128, dropout: float = 0.3) -> None:
+                 hidden: int = 128, dropout: float = 0.3, frame_norm: str = "none") -> None:
         super().__init__()
+        self.frame_norm = FrameNorm(frame_norm)
         if input_dim % in_channels:
             raise ValueError(f"input_dim {input_dim} is not divisible by {in_channels} channel blocks")
         self.in_channels = in_channels
@@ -125,7 +163,7 @@ class CRNN(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         b, t, _ = x.shape
-        x = self.norm(x).reshape(b, t, self.in_channels, self.bands).permute(0, 2, 1, 3)
+        x = self.norm(self.frame_norm(x, lengths)).reshape(b, t, self.in_channels, self.bands).permute(0, 2, 1, 3)
         h = self.conv(x)  # (b, c, t/f, bands/f)
         h = h.permute(0, 2, 1, 3).flatten(2)
         h, _ = self.rnn(torch.relu(self.proj(h)))
