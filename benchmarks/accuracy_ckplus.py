@@ -12,12 +12,10 @@ resampled by subject, plus the per-fold spread.
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -40,30 +38,12 @@ def main() -> None:
              "--out", str(run_dir)] + (["--data", args.data] if args.data else []),
             check=True, cwd=common.REPO_ROOT,
         )
-    metrics_path = run_dir / "metrics.json"
-    if not metrics_path.is_file():
-        raise common.MissingPrerequisite(f"{metrics_path} not found: train it with scripts/train_face_models.sh")
-    from emorec.evaluation.bootstrap import bootstrap_ci
-
-    metrics = json.loads(metrics_path.read_text())
-    pooled = metrics["pooled"]
-    preds = np.load(run_dir / "predictions.npz")
-    ci = bootstrap_ci(preds["y_true"], preds["probs"].argmax(1), pooled["labels"], groups=preds["groups"])
-    config = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else ""
-    figures = common.accuracy_figures(
-        pooled, ci, task="face", dataset="CK+48",
-        protocol=f"subject-independent stratified {metrics.get('k', 10)}-fold CV",
-        extra={
-            "across_folds": metrics.get("across_folds"),
-            "fold_accuracy": [f.get("accuracy") for f in metrics.get("folds", [])],
-            "run_dir": str(run_dir.relative_to(common.REPO_ROOT)) if run_dir.is_relative_to(common.REPO_ROOT) else str(run_dir),
-            "trained_by": "EMOREC_DATA=../shared/data scripts/train_face_models.sh runs (stage ck_kfold)",
-            "run_config": config,
-        },
-    )
+    figures = common.kfold_run_figures(
+        run_dir, task="face", dataset="CK+48", protocol="subject-independent stratified 10-fold CV",
+        trained_by="EMOREC_DATA=../shared/data scripts/train_face_models.sh runs (stage ck_kfold)")
     out = common.write_result(NAME, figures, quick=args.quick, title="CK+48 subject-independent 10-fold CV")
-    print(f"accuracy {pooled['accuracy']:.4f}  balanced {pooled['balanced_accuracy']:.4f}  "
-          f"macro-F1 {pooled['macro_f1']:.4f}  (n = {pooled['n']}) -> {out}")
+    print(f"accuracy {figures['accuracy']['value']:.4f}  balanced {figures['balanced_accuracy']['value']:.4f}  "
+          f"macro-F1 {figures['macro_f1']['value']:.4f}  (n = {figures['n']}) -> {out}")
 
 
 if __name__ == "__main__":

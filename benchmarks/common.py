@@ -442,3 +442,29 @@ def run_main(main: Callable[[], Any]) -> None:
     except MissingPrerequisite as exc:
         print(f"missing: {exc}", file=sys.stderr)
         sys.exit(EXIT_MISSING)
+
+
+def kfold_run_figures(run_dir: str | Path, *, task: str, dataset: str, protocol: str,
+                      trained_by: str) -> dict[str, Any]:
+    """Figures for a k-fold run directory: pooled metrics, bootstrap CIs by group, fold spread."""
+    import json as _json
+
+    from emorec.evaluation.bootstrap import bootstrap_ci
+
+    run_dir = Path(run_dir)
+    metrics_path = run_dir / "metrics.json"
+    if not metrics_path.is_file():
+        raise MissingPrerequisite(f"{metrics_path} not found: train it first ({trained_by})")
+    metrics = _json.loads(metrics_path.read_text())
+    pooled = metrics["pooled"]
+    preds = np.load(run_dir / "predictions.npz")
+    ci = bootstrap_ci(preds["y_true"], preds["probs"].argmax(1), pooled["labels"], groups=preds["groups"])
+    config = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else ""
+    shown = str(run_dir.relative_to(REPO_ROOT)) if run_dir.resolve().is_relative_to(REPO_ROOT) else str(run_dir)
+    return accuracy_figures(pooled, ci, task=task, dataset=dataset, protocol=protocol, extra={
+        "across_folds": metrics.get("across_folds"),
+        "fold_accuracy": [f.get("accuracy") for f in metrics.get("folds", [])],
+        "run_dir": shown,
+        "trained_by": trained_by,
+        "run_config": config,
+    })

@@ -39,7 +39,7 @@ def test_training_run_augments_only_training_fold_clips(tmp_path, monkeypatch, p
     data = tmp_path / "ravdess"
     make_ravdess_folder(data, actors=(1, 2, 3, 4), emotions=(1, 5), seconds=0.8)
     augmented: list[str] = []
-    real_aug, real_spec = voice_train.augment_logmel, voice_train.spec_augment
+    real_aug = voice_train.augment_logmel
 
     def spy_aug(x, *args, **kwargs):
         augmented.append(_fp(x))

@@ -267,6 +267,8 @@ def train(
     batch_size: Optional[int] = typer.Option(None),
     lr: Optional[float] = typer.Option(None),
     patience: Optional[int] = typer.Option(None),
+    class_balanced: Optional[bool] = typer.Option(None, "--class-balanced/--no-class-balanced",
+                                                  help="Inverse-frequency class weights in the loss (default off)."),
     seed: Optional[int] = typer.Option(None),
     device: Optional[str] = typer.Option(None, help="auto | cpu | cuda"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (0 = default)."),
@@ -293,7 +295,7 @@ def train(
                                ensemble_kwargs=_json_list(ensemble_kwargs, "--ensemble-kwargs"),
                                only_folds=only_fold or None, val_speakers=val_speakers, model=model,
                                feature_augment=augment, wave_copies=wave_copies, epochs=epochs, batch_size=batch_size,
-                               lr=lr, patience=patience, seed=seed, device=device, threads=threads, cache=cache,
+                               lr=lr, patience=patience, class_balanced=class_balanced, seed=seed, device=device, threads=threads, cache=cache,
                                limit_speakers=limit_speakers, out=out))
     cfg = _feature_overrides(cfg, feature_kind, n_mels, deltas)
     if resume and not only_fold:

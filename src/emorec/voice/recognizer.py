@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from emorec.errors import EmorecError, InputError
-from emorec.voice.audio import SAMPLE_RATE, SILENCE_PEAK, audio_info, check_signal, resample, to_mono, trim_bounds
+from emorec.voice.audio import SILENCE_PEAK, audio_info, check_signal, resample, to_mono, trim_bounds
 from emorec.voice.features import FeatureConfig, extract
 
 
