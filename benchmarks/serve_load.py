@@ -448,7 +448,26 @@ def run_load(*, tasks: list[str], counts: dict[str, int], clients: int, url: str
     figures["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     figures["failed_requests"] = sum(figures[t]["failed"] for t in tasks)
     figures["targets"] = targets(figures, tasks)
+    figures["headline"] = headlines(figures, tasks)
     return figures
+
+
+def headlines(figures: dict[str, Any], tasks: list[str]) -> list[dict[str, Any]]:
+    """The rows the README's speed table shows for this benchmark."""
+    rows = []
+    for task in tasks:
+        f = figures[task]
+        what = "640x480 JPEG photos" if task == "face" else "4-second clips"
+        rows.append(common.headline(f"{task}: {f['requests']:,} requests of {what}, {figures['clients']} clients",
+                                    round(f["throughput_rps"], 1), "req/s"))
+        rows.append(common.headline(f"{task}: latency p50", f["latency"]["p50_ms"], "ms"))
+        rows.append(common.headline(f"{task}: latency p95", f["latency"]["p95_ms"], "ms"))
+        rows.append(common.headline(f"{task}: failed requests", f["failed"]))
+    mem = figures.get("memory") or {}
+    for task in tasks:
+        if isinstance(mem.get(task), dict) and mem[task].get("growth_mb") is not None:
+            rows.append(common.headline(f"{task}: server memory growth over the run", mem[task]["growth_mb"], "MB"))
+    return rows
 
 
 def targets(figures: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
