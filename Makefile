@@ -27,7 +27,7 @@ install-dev: $(VENV)/.installed-dev
 
 demo: $(VENV)/.installed
 	$(EMOREC) face predict examples/
-	-$(EMOREC) voice predict examples/
+	$(EMOREC) voice predict examples/
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest -q

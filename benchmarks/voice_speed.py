@@ -162,6 +162,19 @@ def cli_predict(path: Path, model: Path, threads: int | None) -> dict:
             "segments": segments}
 
 
+def headlines(figures: dict) -> list[dict]:
+    """The rows the README's speed table shows for this benchmark."""
+    u, t, m = figures["utterances"], figures["ten_minute_timeline"], figures["memory"]
+    return [
+        common.headline("real-time factor, features + model (RAVDESS clips)", u["real_time_factor"]),
+        common.headline("real-time factor from the file (decode, VAD, features, model)", u["real_time_factor_from_file"]),
+        common.headline("10-minute recording to a full timeline, in process", t["in_process_s"], "s"),
+        common.headline("10-minute recording to a full timeline, `emorec voice predict` cold", t["cli_cold_wall_s"], "s"),
+        common.headline("peak memory, 1-minute recording", m["one_minute_peak_rss_mb"], "MB"),
+        common.headline("peak memory, 10-minute recording", m["ten_minute_peak_rss_mb"], "MB"),
+    ]
+
+
 def main() -> None:
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument("--model", default=None, help="ONNX voice model (default: packaged, else a tiny synthetic one)")
@@ -215,6 +228,7 @@ def main() -> None:
             "memory_flat": figures["memory"]["difference_mb"] < 25.0,
         }
     notes = [] if real else ["no shipped voice model: a tiny linear model stands in, so model time is not representative"]
+    figures["headline"] = headlines(figures)
     path = common.write_result(NAME, figures, quick=quick, title="Voice inference speed and memory", notes=notes,
                                extra_versions=("soundfile", "soxr", "silero-vad"))
     u, t = figures["utterances"], figures["ten_minute_timeline"]
