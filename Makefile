@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 # Training and test extras: torch==2.13.0 resolves to the local CPU wheel here.
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[train,serve,test]'
+	$(PIP) install -q -e '.[train,serve,test,egemaps]'
 	# silero-vad's wheel carries its ONNX model; --no-deps keeps torch/torchaudio out.
 	$(PIP) install -q --no-deps silero-vad
 	touch $@

@@ -72,9 +72,19 @@ def _fer_source_facts() -> dict[str, Any]:
         "scales_to_minus1_plus1": "gray_faces / 255.0" in source and "(gray_faces - 0.5) * 2.0" in source,
         "resize_call": "cv2.resize(gray_face, self.__emotion_target_size)" in source,
         "one_crop_at_a_time": "for i in range(batch_size)" in source and "gray_faces[i:i+1]" in source,
-        "litert_version": metadata.version("ai-edge-litert"),
+        "litert_version": _version_or_none("ai-edge-litert"),
         "numpy_version": metadata.version("numpy"),
     }
+
+
+def _version_or_none(name: str) -> str | None:
+    """Installed version of ``name``, or None (the facts are read outside the peer venv too)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _interpreter(model_path: str, batch: int | None = None):

@@ -96,13 +96,15 @@ def test_export_gives_onnx_and_card_that_match_torch(tmp_path: Path) -> None:
 
 
 @pytest.mark.data
-def test_short_real_fer2013_run_learns(shared_data: Path, tmp_path: Path) -> None:
-    cfg = FaceTrainConfig(dataset="fer2013", data=str(shared_data), protocol="official", model="emonet-small",
-                          epochs=3, limit=4000, batch_size=64, lr=3e-3, patience=0, class_balanced=False,
-                          device="cpu", out=str(tmp_path / "fer"))
+def test_short_real_ckplus48_run_learns(shared_data: Path, tmp_path: Path) -> None:
+    """One subject-independent CK+48 fold from scratch, a few CPU epochs: well above chance."""
+    cfg = FaceTrainConfig(dataset="ckplus48", data=str(shared_data), protocol="subject-kfold", folds=5,
+                          only_folds=[1], val_fraction=0.0, model="emonet-small", epochs=8, batch_size=32,
+                          lr=3e-3, warmup_epochs=1, patience=0, device="cpu", out=str(tmp_path / "ck"))
     metrics = run_training(cfg)
-    assert metrics["n"] == 3589
-    assert metrics["accuracy"] > 0.33  # chance (majority class) is 24.5 %
+    pooled = metrics["pooled"]
+    majority = max(pooled["per_class"][c]["support"] for c in pooled["labels"]) / pooled["n"]
+    assert pooled["accuracy"] > majority + 0.2  # majority-class share of this fold is ~25 %
 
 
 @pytest.mark.data
