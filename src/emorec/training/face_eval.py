@@ -7,28 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from emorec.datasets.registry import load_face_dataset
 from emorec.errors import DatasetError, EmorecError
 from emorec.evaluation.metrics import classification_metrics
 from emorec.face.preprocess import normalise
-
-
-def _load(dataset: str, data: str | None):
-    # Import here: face_train imports torch, which evaluation must not need.
-    from emorec.datasets.ckplus import load_ckextended_csv, load_ckplus48
-    from emorec.datasets.fer2013 import load_fer2013, load_fer_csv
-    from emorec.datasets.folder import load_image_folder
-    from emorec.paths import data_root
-
-    path = Path(data) if data else None
-    if path is not None and path.exists() and (path.is_file() or not (path / dataset).exists()):
-        target = path
-    else:
-        target = data_root(data) / {"ckextended": "ckextended.csv"}.get(dataset, dataset)
-    loaders = {"fer2013": load_fer2013, "ckplus48": load_ckplus48, "ckextended": load_ckextended_csv,
-               "fer-csv": load_fer_csv, "folder": load_image_folder}
-    if dataset not in loaders:
-        raise DatasetError(f"unknown face dataset {dataset!r}; choose from {', '.join(loaders)}")
-    return loaders[dataset](target)
 
 
 def predict_crops(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
@@ -43,7 +25,7 @@ def evaluate_onnx(dataset: str, data: str | None, split: str | None, model_path:
     from emorec.runtime import OnnxModel, packaged_model
 
     model = OnnxModel.load(model_path or packaged_model("face"))
-    ds = _load(dataset, data)
+    ds = load_face_dataset(dataset, data)
     if split and split != "all":
         keep = np.flatnonzero(ds.splits == split)
         if len(keep) == 0:
@@ -76,7 +58,7 @@ def export_face(run_dir: Path, out: Path, quantize: bool = False, tta_flip: bool
     import torch
 
     from emorec.training.export import export_onnx, headline, quantize_int8, read_metrics, write_card
-    from emorec.training.face_train import load_face_dataset, load_run_model, read_run_config
+    from emorec.training.face_train import load_run_model, read_run_config
 
     run_dir = Path(run_dir)
     model, labels = load_run_model(run_dir)

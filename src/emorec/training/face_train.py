@@ -17,16 +17,15 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from emorec.datasets.faces import FaceDataset
+from emorec.datasets.registry import load_face_dataset
 from emorec.datasets.splits import (
-    Fold,
     assert_disjoint,
     group_validation_split,
     official_split,
     random_split,
     subject_kfold,
 )
-from emorec.errors import DatasetError, EmorecError
+from emorec.errors import EmorecError
 from emorec.evaluation.metrics import classification_metrics, format_metrics, pooled_and_per_fold
 from emorec.face.models import create_model
 from emorec.face.preprocess import DEFAULT_INPUT
@@ -34,7 +33,6 @@ from emorec.training.augment import FaceAugment
 from emorec.training.config import save_config
 from emorec.training.trainer import Trainer, TrainConfig, resolve_device, set_seed
 
-DATASETS = ("fer2013", "ckplus48", "ckextended", "folder", "fer-csv")
 
 
 @dataclass
@@ -71,30 +69,6 @@ class FaceTrainConfig:
 
 
 # -- data -----------------------------------------------------------------
-
-def load_face_dataset(name: str, data: str | None) -> FaceDataset:
-    """Resolve a dataset by name under the data root, or a direct path."""
-    from emorec.datasets.ckplus import load_ckextended_csv, load_ckplus48
-    from emorec.datasets.fer2013 import load_fer2013, load_fer_csv
-    from emorec.datasets.folder import load_image_folder
-    from emorec.paths import data_root
-
-    path = Path(data) if data else None
-    if path is not None and path.exists() and (path.is_file() or not (path / name).exists()):
-        target = path  # --data points at the dataset itself
-    else:
-        folder = {"fer2013": "fer2013", "ckplus48": "ckplus48", "ckextended": "ckextended.csv"}.get(name, name)
-        target = data_root(data) / folder
-    if name == "fer2013":
-        return load_fer2013(target)
-    if name == "ckplus48":
-        return load_ckplus48(target)
-    if name in ("ckextended", "fer-csv"):
-        return load_ckextended_csv(target) if name == "ckextended" else load_fer_csv(target)
-    if name == "folder":
-        return load_image_folder(target)
-    raise DatasetError(f"unknown face dataset {name!r}; choose from {', '.join(DATASETS)}")
-
 
 class FaceBatches:
     """Mini-batches from uint8 images held on the training device; augments only if asked."""
