@@ -54,6 +54,31 @@ def version() -> None:
 _register()
 
 
+def _click_modules() -> list:
+    """click itself and, in typer >= 0.24, typer's vendored copy (its exceptions are distinct classes)."""
+    modules = []
+    for name in ("click", "typer._click"):
+        try:
+            modules.append(__import__(name, fromlist=["exceptions"]))
+        except ImportError:
+            continue
+    return modules
+
+
+def _exit_for_click_error(exc: Exception) -> None:
+    """Usage errors print click's short message (not a traceback) and exit with its code."""
+    for module in _click_modules():
+        exceptions = module.exceptions
+        exit_class = getattr(exceptions, "Exit", None) or getattr(module, "Exit", None)
+        if exit_class is not None and isinstance(exc, exit_class):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, exceptions.Abort):
+            sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one-line messages."""
     try:
@@ -67,15 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
+        _exit_for_click_error(exc)
         raise
     if isinstance(rv, int) and rv:
         sys.exit(rv)

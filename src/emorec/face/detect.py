@@ -1,8 +1,10 @@
 """Face detectors behind one small interface, found by name in a registry.
 
-The default, ``"haar"``, is OpenCV's frontal-face Haar cascade. Its XML ships
-inside this package (``face/data/``) so detection works offline right after
-install, whatever OpenCV build is present; it is never read from ``cv2.data``.
+The default, ``"haar"``, is OpenCV's frontal-face Haar cascade
+(``haarcascade_frontalface_alt2``; ``..._default`` ships too). The XML files
+ship inside this package (``face/data/``) so detection works offline right
+after install, whatever OpenCV build is present; they are never read from
+``cv2.data``.
 
 Add a stronger detector without touching callers::
 
@@ -23,7 +25,9 @@ from emorec.errors import InputError, ModelError
 
 Box = tuple[int, int, int, int]  # x, y, width, height in pixels of the input image
 
-CASCADE_PATH = Path(__file__).resolve().parent / "data" / "haarcascade_frontalface_default.xml"
+CASCADE_DIR = Path(__file__).resolve().parent / "data"
+CASCADE_PATH = CASCADE_DIR / "haarcascade_frontalface_alt2.xml"
+DEFAULT_CASCADE_PATH = CASCADE_DIR / "haarcascade_frontalface_default.xml"  # the cascade most tools use
 
 
 @runtime_checkable
@@ -59,12 +63,13 @@ class HaarDetector:
     """OpenCV Haar cascade on a downscaled copy of the image, boxes mapped back.
 
     Detecting on a copy whose longest side is at most ``max_side`` pixels
-    costs about 40% of a full-size 640x480 search with the common settings
-    (scaleFactor 1.1, minNeighbors 5, minSize 50; see benchmarks/face_speed.py).
-    ``scale_factor=1.15, min_neighbors=4`` found as many faces as 1.1/5 at
-    the same size, for about 20% less time, in a check on FER2013 test faces
-    pasted into 640x480 scenes; a full-size search found a few percent more
-    at three times the cost.
+    costs a fraction of a full-size 640x480 search. The defaults (the
+    ``alt2`` cascade, scaleFactor 1.2, minNeighbors 3) were chosen with
+    ``benchmarks/face_detector.py`` (real FER2013 faces pasted into 640x480
+    scenes): they find more faces than the ``default`` cascade at 1.15/4
+    used before, for about 30% less time per photo; fer's full-size
+    1.1/5/50 px search finds a few percent more at three to four times the
+    cost. See benchmarks/results/face_detector.json for every setting tried.
     Faces smaller than ``min_size`` pixels *in that copy* are not searched
     for: with the defaults, faces under 24/320 = 7.5% of the image's longest
     side (48 px in a 640x480 photo, the model's own input size). Raise
@@ -83,8 +88,8 @@ class HaarDetector:
         cascade_path: str | Path = CASCADE_PATH,
         *,
         max_side: int | None = 320,
-        scale_factor: float = 1.15,
-        min_neighbors: int = 4,
+        scale_factor: float = 1.2,
+        min_neighbors: int = 3,
         min_size: int = 24,
         equalize: bool = False,
     ) -> None:

@@ -163,7 +163,7 @@ class FaceEmotionRecognizer:
 
         Example:
             >>> rec.find_faces("examples/astronaut.jpg").boxes
-            [(174, 66, 98, 97)]
+            [(174, 66, 100, 99)]
         """
         label = name or describe(image)
         if cropped:
