@@ -122,6 +122,14 @@ def test_openapi_documents_every_endpoint(client):
     assert client.get("/docs").status_code == 200
 
 
+def test_api_docs_page_needs_no_cdn(client):
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "/docs-static/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text.lower()
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert client.get(f"/docs-static/{asset}").status_code == 200, asset
+
+
 def test_web_page_and_assets_are_served(client):
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]

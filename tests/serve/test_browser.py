@@ -250,3 +250,14 @@ def test_busy_server_is_explained(page, tmp_path):
     page.wait_for_selector("#face-message[data-kind=error]")
     assert "busy" in page.inner_text("#face-message") and "3 s" in page.inner_text("#face-message")
     page.screenshot(path=str(tmp_path / "busy.png"), full_page=True)
+
+
+def test_api_docs_render_offline(browser, server, tmp_path):
+    # The browser here reaches no CDN: the page renders only from the server's own files.
+    context = browser.new_context()
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    pg.goto(server + "/docs")
+    pg.wait_for_selector("#operations-predict-predict_face_v1_face_post")
+    pg.screenshot(path=str(tmp_path / "docs.png"))
+    context.close()

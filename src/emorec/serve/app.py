@@ -107,7 +107,9 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
             '`{"error": code, "detail": message}`.'
         ),
         lifespan=lifespan,
+        docs_url=None if _swagger_ui_dir() else "/docs",
     )
+    _install_offline_docs(app)
     app.state.settings = settings
     app.state.engines = engines
     app.state.runtime = state
@@ -202,12 +204,41 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
     return app
 
 
+def _swagger_ui_dir() -> Path | None:
+    """Swagger UI 5 files (OpenAPI 3.1) shipped by the fastapi-offline package (a serve dependency)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "static"
+    return path if (path / "swagger-ui-bundle.js").is_file() else None
+
+
+def _install_offline_docs(app: Any) -> None:
+    """/docs from local files: FastAPI's default page loads Swagger UI from a CDN (blank offline)."""
+    folder = _swagger_ui_dir()
+    if folder is None:  # FastAPI's CDN-backed /docs stays in place
+        return
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    app.mount("/docs-static", StaticFiles(directory=folder), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Any:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title=f"{app.title} API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js", swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon.png",
+        )
+
+
 def create_app_from_env() -> Any:
     """Factory for uvicorn workers: settings from EMOREC_SERVE_* variables."""
     return create_app(ServeSettings.from_env())
 
 
-# Pages of the web UI get a strict content security policy; the API docs need a CDN.
+# Pages of the web UI get a strict content security policy (the API docs page runs inline script).
 _CSP = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
         "script-src 'self'; style-src 'self'; connect-src 'self'; object-src 'none'; "
         "base-uri 'none'; frame-ancestors 'none'")
