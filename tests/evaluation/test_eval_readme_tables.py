@@ -180,3 +180,28 @@ def test_script_check_mode(tmp_path):
     missing = subprocess.run([sys.executable, str(script), "--readme", str(tmp_path / "none.md")],
                              capture_output=True, text=True)
     assert missing.returncode == 2 and "not found" in missing.stderr
+
+
+def test_detector_section_lists_every_setting(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n" + "\n".join(markers("detector")) + "\n")
+    results = tmp_path / "results"
+    results.mkdir()
+    rows = [
+        {"name": "packaged default", "cascade": "haarcascade_frontalface_alt2.xml", "max_side": 320,
+         "scale_factor": 1.2, "min_neighbors": 3, "min_size": 24, "recall": 0.6605, "false_boxes_per_scene": 0.019,
+         "photo_ms_median": 21.5, "photo_cpu_ms_median": 21.4},
+        {"name": "fer-style", "cascade": "haarcascade_frontalface_default.xml", "max_side": None,
+         "scale_factor": 1.1, "min_neighbors": 5, "min_size": 50, "recall": 0.73, "false_boxes_per_scene": 0.047,
+         "photo_ms_median": 85.0, "photo_cpu_ms_median": 84.0},
+    ]
+    doc = _doc("face_detector", {"kind": "detector", "scenes": 1000, "faces": 2000, "face_source": "FER2013 crops",
+                                 "face_sides_px": [56, 200], "iou_match": 0.4, "timing": "single thread",
+                                 "configurations": rows}, "python benchmarks/face_detector.py")
+    (results / "face_detector.json").write_text(json.dumps(doc))
+    update_readme(readme, results)
+    text = readme.read_text()
+    assert "| packaged default | alt2 | 1.2 / 3 / 24 px | 320 px | 66.0% | 0.019 | 21.5 ms |" in text
+    assert "| fer-style | default | 1.1 / 5 / 50 px | full size | 73.0% |" in text
+    assert "2000 FER2013 crops pasted at 56-200 px into 1000 cluttered 640x480 scenes" in text
+    assert "`python benchmarks/face_detector.py`" in text

@@ -9,7 +9,7 @@ Each table lives between marker comments, e.g.::
 Sections: ``face`` and ``voice`` (accuracy benchmarks, by ``figures.task``),
 ``speed`` (``*_speed.json``, ``serve_load.json`` and results with
 ``figures.kind == "speed"``), ``leak`` (``leak_comparison.json``) and ``peer``
-(``fer_peer.json``). Only the JSON files are read, so no README number is
+(``fer_peer.json``), ``detector`` (``face_detector.json``). Only the JSON files are read, so no README number is
 typed by hand; the output depends on nothing else (no clock), so a second run
 leaves the README byte-for-byte unchanged. A missing result renders as
 "not measured yet (run: ...)".
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("face", "voice", "speed", "leak", "peer")
+SECTIONS = ("face", "voice", "speed", "leak", "peer", "detector")
 VOICE_WORDS = ("voice", "ravdess", "crema", "savee", "speech", "audio")
 SPEED_NAMES = ("face_speed", "voice_speed", "serve_load", "train_speed")
 RUN_ALL = "python benchmarks/run_all.py"
@@ -313,6 +313,30 @@ def render_peer(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def render_detector(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    doc = results.get("face_detector")
+    if doc is None:
+        return [not_measured("python benchmarks/face_detector.py")]
+    f = doc["figures"]
+    rows = []
+    for c in f.get("configurations") or []:
+        side = "full size" if c.get("max_side") is None else f"{c['max_side']} px"
+        rows.append([
+            c.get("name"), cell(c.get("cascade", "").removeprefix("haarcascade_frontalface_").removesuffix(".xml")),
+            f"{c.get('scale_factor')} / {c.get('min_neighbors')} / {c.get('min_size')} px", side,
+            pct(c.get("recall")), number(c.get("false_boxes_per_scene")),
+            number(c.get("photo_ms_median"), "ms"), number(c.get("photo_cpu_ms_median"), "ms"),
+        ])
+    lines = table(["Setting", "Cascade", "Scale / neighbours / min face", "Search image (long side)",
+                   "Recall", "False boxes per scene", "ms per photo", "CPU ms per photo"], rows)
+    lines.append("")
+    lines.append(f"{f.get('faces', 'n/a')} {f.get('face_source', 'faces')} pasted at {f.get('face_sides_px', ['?', '?'])[0]}-"
+                 f"{f.get('face_sides_px', ['?', '?'])[1]} px into {f.get('scenes', 'n/a')} cluttered 640x480 scenes "
+                 f"(found = IoU >= {f.get('iou_match', 'n/a')}); time: {f.get('timing', 'n/a')}.")
+    lines += [f"Command: {code(doc.get('command'))} ({measured(doc)}).", *machines_line([doc])]
+    return lines
+
+
 def _times(x: float) -> str:
     return f"{x:.1f}x" if x >= 10 else f"{x:.2f}x"
 
@@ -327,6 +351,8 @@ def render_section(section: str, results: Mapping[str, Mapping[str, Any]], scrip
         lines = render_leak(results)
     elif section == "peer":
         lines = render_peer(results)
+    elif section == "detector":
+        lines = render_detector(results)
     else:
         raise ValueError(f"unknown results section {section!r}; known: {', '.join(SECTIONS)}")
     return "\n".join(lines)
