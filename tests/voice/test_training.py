@@ -105,6 +105,26 @@ def test_final_model_on_all_speakers_with_ensemble(tmp_path):
     assert VoiceEmotionRecognizer(onnx).predict(next(data.glob("*.wav"))).label in ("neutral", "angry")
 
 
+def test_resume_with_a_larger_mixed_ensemble_trains_only_new_members(tmp_path):
+    data = tmp_path / "ravdess"
+    make_ravdess_folder(data, actors=(1, 2, 3), emotions=(1, 5), seconds=0.6)
+    base = dict(corpus=[f"ravdess={data}"], protocol="all", epochs=2, ensemble_kwargs=[{}])
+    run_training(_cfg(tmp_path, ensemble=2, **base), progress=False)
+    run = tmp_path / "run"
+    first = (run / "member_01" / "best.safetensors").read_bytes()
+    mtime = (run / "member_02" / "best.safetensors").stat().st_mtime_ns
+    lstm = {"model": "lstm_attn", "channels": 8, "hidden": 8, "layers": 1}
+    grown = dict(base, ensemble_kwargs=[{}, {}, lstm])
+    run_training(_cfg(tmp_path, ensemble=3, **grown), resume=True, progress=False)
+    assert (run / "member_01" / "best.safetensors").read_bytes() == first  # reused, not retrained
+    assert (run / "member_02" / "best.safetensors").stat().st_mtime_ns == mtime
+    assert (run / "member_03" / "best.safetensors").is_file()
+    onnx = export_voice(run, tmp_path / "mixed.onnx")
+    card = json.loads(onnx.with_suffix(".json").read_text())
+    assert card["architecture"].startswith("ensemble of 3: 2 gru_attn + 1 lstm_attn")
+    assert VoiceEmotionRecognizer(onnx).predict(next(data.glob("*.wav"))).label in ("neutral", "angry")
+
+
 def test_random_augmented_from_cache_only_uses_feature_domain_copies(tmp_path):
     import shutil
 

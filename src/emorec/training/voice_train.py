@@ -402,13 +402,14 @@ def build_run_model(cfg: VoiceTrainConfig | dict[str, Any], n_classes: int, memb
     data = asdict(cfg) if isinstance(cfg, VoiceTrainConfig) else cfg
     feat = FeatureConfig.from_dict(data["features"])
     kwargs = member_kwargs(data, member)
-    if data["model"] == "crnn" and "in_channels" not in kwargs:
+    name = kwargs.pop("model", data["model"])  # an ensemble member may use another architecture
+    if name == "crnn" and "in_channels" not in kwargs:
         kwargs["in_channels"] = 1 + feat.deltas
-    model = build_model(data["model"], feat.dim, n_classes, **kwargs)
+    model = build_model(name, feat.dim, n_classes, **kwargs)
     if model.input_kind == "vector" and feat.is_sequence:
-        raise EmorecError(f"model {data['model']} reads one vector per clip: use --features summary162 or egemaps")
+        raise EmorecError(f"model {name} reads one vector per clip: use --features summary162 or egemaps")
     if model.input_kind == "sequence" and not feat.is_sequence:
-        raise EmorecError(f"model {data['model']} reads frame sequences: use --features logmel or mfcc")
+        raise EmorecError(f"model {name} reads frame sequences: use --features logmel or mfcc")
     return model
 
 
@@ -479,6 +480,11 @@ def _fit_one(cfg: VoiceTrainConfig, bases, copies, y, labels, fit_idx, val_idx, 
     counts = np.bincount(y[fit_idx], minlength=len(labels))
     trainer = Trainer(model, _train_config(cfg, validate), out_dir, class_counts=counts.tolist(),
                       loss_fn=_mixup_loss(cfg.mixup) if cfg.mixup > 0 else None)
+    if resume and member_finished(out_dir):
+        # A finished member (best weights kept, checkpoint removed) is reused, so --resume with a larger
+        # --ensemble trains only the new members.
+        trainer.load_best()
+        return trainer
     # No cudnn.benchmark: every batch has its own length, and autotuning each shape costs more than it saves.
     if resolve_device(cfg.device).type != "cuda" and cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -488,6 +494,25 @@ def _fit_one(cfg: VoiceTrainConfig, bases, copies, y, labels, fit_idx, val_idx, 
         resume=resume,
     )
     return trainer
+
+
+def _architecture(data: dict[str, Any]) -> str:
+    """E.g. "gru_attn, ensemble of 3" or "ensemble of 5: 3 gru_attn + 2 lstm_attn" for mixed members."""
+    n = int(data.get("ensemble") or 1)
+    if n <= 1:
+        return f"{data['model']} {data.get('model_kwargs') or ''}".strip()
+    names = [member_kwargs(data, k).get("model", data["model"]) for k in range(1, n + 1)]
+    if len(set(names)) == 1:
+        return f"{names[0]}, ensemble of {n}"
+    counts = {name: names.count(name) for name in dict.fromkeys(names)}
+    return f"ensemble of {n}: " + " + ".join(f"{c} {name}" for name, c in counts.items())
+
+
+def member_finished(member_dir: Path) -> bool:
+    """True when a member trained to the end: best weights and history kept, checkpoint already removed."""
+    history = member_dir / "history.jsonl"
+    return ((member_dir / "best.safetensors").is_file() and not (member_dir / "checkpoint.pt").is_file()
+            and history.is_file() and history.stat().st_size > 0)
 
 
 def _eval_items(cfg: VoiceTrainConfig, bases, y, idx) -> VoiceItems:
@@ -757,9 +782,7 @@ def export_voice(run_dir: str | Path, out: str | Path, metrics_from: str | Path 
                       "min_seconds gives an empty result (no padding); longer recordings are split by VAD "
                       "into segments of at most max_seconds",
         },
-        architecture=(f"{data['model']} {data.get('model_kwargs') or ''}".strip()
-                  + (f", ensemble of {data.get('ensemble')}" if (data.get("ensemble") or 1) > 1 else "")
-                  + f" ({n_params} parameters)"),
+        architecture=_architecture(data) + f" ({n_params} parameters)",
         training={
             "data": data.get("corpora"),
             "protocol": data.get("protocol"),
