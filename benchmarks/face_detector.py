@@ -121,7 +121,7 @@ def make_scenes(faces: list[np.ndarray], n_scenes: int, seed: int = 0) -> list[t
         while len(boxes) < 2:
             side = int(rng.integers(*FACE_SIDES))
             x, y = int(rng.integers(0, WIDTH - side)), int(rng.integers(0, HEIGHT - side))
-            if any(iou((x, y, side, side), b) > 0 or _overlaps((x, y, side, side), b) for b in boxes):
+            if any(_overlaps((x, y, side, side), b) for b in boxes):
                 continue
             face = cv2.resize(faces[order[k % len(order)]], (side, side), interpolation=cv2.INTER_CUBIC)
             k += 1

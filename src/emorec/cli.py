@@ -54,29 +54,35 @@ def version() -> None:
 _register()
 
 
-def _click_modules() -> list:
-    """click itself and, in typer >= 0.24, typer's vendored copy (its exceptions are distinct classes)."""
-    modules = []
-    for name in ("click", "typer._click"):
+def _click_classes(name: str) -> tuple[type, ...]:
+    """Exception class ``name`` from click and from typer's vendored copy (typer >= 0.24 has its
+    own, distinct classes, spread over ``typer._click.exceptions`` and ``typer.exceptions``)."""
+    import importlib
+
+    found = []
+    for module in ("click.exceptions", "click", "typer._click.exceptions", "typer._click", "typer.exceptions", "typer"):
         try:
-            modules.append(__import__(name, fromlist=["exceptions"]))
+            cls = getattr(importlib.import_module(module), name, None)
         except ImportError:
             continue
-    return modules
+        if isinstance(cls, type) and cls not in found:
+            found.append(cls)
+    return tuple(found)
 
 
 def _exit_for_click_error(exc: Exception) -> None:
     """Usage errors print click's short message (not a traceback) and exit with its code."""
-    for module in _click_modules():
-        exceptions = module.exceptions
-        exit_class = getattr(exceptions, "Exit", None) or getattr(module, "Exit", None)
-        if exit_class is not None and isinstance(exc, exit_class):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, exceptions.Abort):
-            sys.exit(1)
+    if isinstance(exc, _click_classes("Exit")):
+        code = getattr(exc, "exit_code", 0)
+        if code == 130:  # typer turns Ctrl-C into Exit(130)
+            typer.echo("interrupted", err=True)
+        sys.exit(code)
+    if isinstance(exc, _click_classes("ClickException")):
+        exc.show()
+        sys.exit(exc.exit_code)
+    if isinstance(exc, _click_classes("Abort")):
+        typer.echo("aborted", err=True)
+        sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -126,8 +126,11 @@ def test_api_docs_page_needs_no_cdn(client):
     docs = client.get("/docs")
     assert docs.status_code == 200
     assert "/docs-static/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text.lower()
-    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
         assert client.get(f"/docs-static/{asset}").status_code == 200, asset
+    redoc = client.get("/redoc")
+    assert redoc.status_code == 200 and "/docs-static/redoc.standalone.js" in redoc.text
+    assert "cdn" not in redoc.text.lower() and "fonts.googleapis" not in redoc.text
 
 
 def test_web_page_and_assets_are_served(client):

@@ -9,6 +9,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from emorec.errors import EmorecError  # noqa: E402
 from emorec.training.voice_train import VoiceTrainConfig, export_voice, run_training  # noqa: E402
 from emorec.voice.recognizer import VoiceEmotionRecognizer  # noqa: E402
 
@@ -119,9 +120,14 @@ def test_resume_with_a_larger_mixed_ensemble_trains_only_new_members(tmp_path):
     assert (run / "member_01" / "best.safetensors").read_bytes() == first  # reused, not retrained
     assert (run / "member_02" / "best.safetensors").stat().st_mtime_ns == mtime
     assert (run / "member_03" / "best.safetensors").is_file()
+    assert json.loads((run / "member_03" / "finished.json").read_text())["model"] == "lstm_attn"
     onnx = export_voice(run, tmp_path / "mixed.onnx")
     card = json.loads(onnx.with_suffix(".json").read_text())
     assert card["architecture"].startswith("ensemble of 3: 2 gru_attn + 1 lstm_attn")
+    # Resuming with other options for a finished member is refused, not silently mixed.
+    changed = dict(base, ensemble_kwargs=[{}, {}, {**lstm, "hidden": 12}])
+    with pytest.raises(EmorecError, match="member_03 was trained as"):
+        run_training(_cfg(tmp_path, ensemble=3, **changed), resume=True, progress=False)
     assert VoiceEmotionRecognizer(onnx).predict(next(data.glob("*.wav"))).label in ("neutral", "angry")
 
 

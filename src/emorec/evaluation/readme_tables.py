@@ -322,7 +322,7 @@ def render_detector(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     for c in f.get("configurations") or []:
         side = "full size" if c.get("max_side") is None else f"{c['max_side']} px"
         rows.append([
-            c.get("name"), cell(c.get("cascade", "").removeprefix("haarcascade_frontalface_").removesuffix(".xml")),
+            c.get("name"), cell(str(c.get("cascade") or "").removeprefix("haarcascade_frontalface_").removesuffix(".xml")),
             f"{c.get('scale_factor')} / {c.get('min_neighbors')} / {c.get('min_size')} px", side,
             pct(c.get("recall")), number(c.get("false_boxes_per_scene")),
             number(c.get("photo_ms_median"), "ms"), number(c.get("photo_cpu_ms_median"), "ms"),
@@ -333,7 +333,7 @@ def render_detector(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     lines.append(f"{f.get('faces', 'n/a')} {f.get('face_source', 'faces')} pasted at {f.get('face_sides_px', ['?', '?'])[0]}-"
                  f"{f.get('face_sides_px', ['?', '?'])[1]} px into {f.get('scenes', 'n/a')} cluttered 640x480 scenes "
                  f"(found = IoU >= {f.get('iou_match', 'n/a')}); time: {f.get('timing', 'n/a')}.")
-    lines += [f"Command: {code(doc.get('command'))} ({measured(doc)}).", *machines_line([doc])]
+    lines += ["", f"Command: {code(doc.get('command'))} ({measured(doc)}).", *machines_line([doc])]
     return lines
 
 

@@ -108,6 +108,7 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
         ),
         lifespan=lifespan,
         docs_url=None if _swagger_ui_dir() else "/docs",
+        redoc_url=None if _swagger_ui_dir() else "/redoc",
     )
     _install_offline_docs(app)
     app.state.settings = settings
@@ -220,17 +221,27 @@ def _install_offline_docs(app: Any) -> None:
     folder = _swagger_ui_dir()
     if folder is None:  # FastAPI's CDN-backed /docs stays in place
         return
-    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 
     app.mount("/docs-static", StaticFiles(directory=folder), name="docs-static")
 
     @app.get("/docs", include_in_schema=False)
-    async def docs() -> Any:
+    async def docs(request: Request) -> Any:
+        root = request.scope.get("root_path", "").rstrip("/")  # behind a path-prefixing proxy
         return get_swagger_ui_html(
-            openapi_url=app.openapi_url, title=f"{app.title} API",
-            swagger_js_url="/docs-static/swagger-ui-bundle.js", swagger_css_url="/docs-static/swagger-ui.css",
-            swagger_favicon_url="/docs-static/favicon.png",
+            openapi_url=root + app.openapi_url, title=f"{app.title} API",
+            swagger_js_url=f"{root}/docs-static/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/docs-static/swagger-ui.css",
+            swagger_favicon_url=f"{root}/docs-static/favicon.png",
         )
+
+    if (folder / "redoc.standalone.js").is_file():
+        @app.get("/redoc", include_in_schema=False)
+        async def redoc(request: Request) -> Any:
+            root = request.scope.get("root_path", "").rstrip("/")
+            return get_redoc_html(openapi_url=root + app.openapi_url, title=f"{app.title} API",
+                                  redoc_js_url=f"{root}/docs-static/redoc.standalone.js",
+                                  redoc_favicon_url=f"{root}/docs-static/favicon.png", with_google_fonts=False)
 
 
 def create_app_from_env() -> Any:

@@ -480,9 +480,9 @@ def _fit_one(cfg: VoiceTrainConfig, bases, copies, y, labels, fit_idx, val_idx, 
     counts = np.bincount(y[fit_idx], minlength=len(labels))
     trainer = Trainer(model, _train_config(cfg, validate), out_dir, class_counts=counts.tolist(),
                       loss_fn=_mixup_loss(cfg.mixup) if cfg.mixup > 0 else None)
-    if resume and member_finished(out_dir):
-        # A finished member (best weights kept, checkpoint removed) is reused, so --resume with a larger
-        # --ensemble trains only the new members.
+    spec = member_spec(cfg, member)
+    if resume and member_finished(out_dir, spec, cfg.epochs):
+        # A finished member is reused, so --resume with a larger --ensemble trains only the new members.
         trainer.load_best()
         return trainer
     # No cudnn.benchmark: every batch has its own length, and autotuning each shape costs more than it saves.
@@ -493,26 +493,50 @@ def _fit_one(cfg: VoiceTrainConfig, bases, copies, y, labels, fit_idx, val_idx, 
         _loader(val_items, 64, False, cfg.seed) if val_items is not None else None,
         resume=resume,
     )
+    (out_dir / FINISHED).write_text(json.dumps(spec, sort_keys=True) + "\n", encoding="utf-8")
     return trainer
 
 
 def _architecture(data: dict[str, Any]) -> str:
     """E.g. "gru_attn, ensemble of 3" or "ensemble of 5: 3 gru_attn + 2 lstm_attn" for mixed members."""
     n = int(data.get("ensemble") or 1)
+    names = [member_spec(data, k)["model"] for k in range(1, n + 1)]
     if n <= 1:
-        return f"{data['model']} {data.get('model_kwargs') or ''}".strip()
-    names = [member_kwargs(data, k).get("model", data["model"]) for k in range(1, n + 1)]
+        return f"{names[0]} {data.get('model_kwargs') or ''}".strip()
     if len(set(names)) == 1:
         return f"{names[0]}, ensemble of {n}"
     counts = {name: names.count(name) for name in dict.fromkeys(names)}
     return f"ensemble of {n}: " + " + ".join(f"{c} {name}" for name, c in counts.items())
 
 
-def member_finished(member_dir: Path) -> bool:
-    """True when a member trained to the end: best weights and history kept, checkpoint already removed."""
+FINISHED = "finished.json"  # written after a member's training ends: its architecture and options
+
+
+def member_spec(cfg: VoiceTrainConfig | dict[str, Any], member: int) -> dict[str, Any]:
+    """The architecture and options that ensemble member ``member`` is built with."""
+    data = asdict(cfg) if isinstance(cfg, VoiceTrainConfig) else cfg
+    kwargs = member_kwargs(data, member)
+    return {"model": kwargs.pop("model", data["model"]), "kwargs": kwargs}
+
+
+def member_finished(member_dir: Path, spec: dict[str, Any], epochs: int) -> bool:
+    """True when a member trained to the end with the options ``spec``; a mismatch is an error.
+
+    Members trained before the ``finished.json`` marker existed count as finished when their
+    checkpoint was removed and their history holds all ``epochs`` epochs.
+    """
+    marker = member_dir / FINISHED
+    if marker.is_file():
+        done = json.loads(marker.read_text(encoding="utf-8"))
+        if done != json.loads(json.dumps(spec, sort_keys=True)):
+            raise EmorecError(f"{member_dir} was trained as {done}, but the config now asks for {spec}: "
+                              "resume with the original ensemble options, or use a new --out")
+        return (member_dir / "best.safetensors").is_file()
     history = member_dir / "history.jsonl"
-    return ((member_dir / "best.safetensors").is_file() and not (member_dir / "checkpoint.pt").is_file()
-            and history.is_file() and history.stat().st_size > 0)
+    if not (member_dir / "best.safetensors").is_file() or (member_dir / "checkpoint.pt").is_file():
+        return False
+    rows = [line for line in history.read_text(encoding="utf-8").splitlines() if line.strip()] if history.is_file() else []
+    return len(rows) == epochs
 
 
 def _eval_items(cfg: VoiceTrainConfig, bases, y, idx) -> VoiceItems:
@@ -603,7 +627,7 @@ def run_training(cfg: VoiceTrainConfig, resume: bool = False, progress: bool = T
         fold_dir = out / f"fold_{k:02d}"
         fold_dir.mkdir(exist_ok=True)
         done = fold_dir / "metrics.json"
-        if resume and done.is_file():
+        if resume and done.is_file() and _fold_complete(cfg, fold_dir):
             fold_metrics.append(json.loads(done.read_text(encoding="utf-8")))
             continue
         if cfg.protocol == "random-augmented":
@@ -639,6 +663,14 @@ def run_training(cfg: VoiceTrainConfig, resume: bool = False, progress: bool = T
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     _merge_fold_predictions(out, sorted(out.glob("fold_*")))
     return metrics
+
+
+def _fold_complete(cfg: VoiceTrainConfig, fold_dir: Path) -> bool:
+    """A finished fold has every member the config asks for (a larger --ensemble re-opens it)."""
+    if cfg.ensemble <= 1:
+        return True
+    return all(member_finished(fold_dir / f"member_{k:02d}", member_spec(cfg, k), cfg.epochs)
+               for k in range(1, cfg.ensemble + 1))
 
 
 def _merge_fold_predictions(out: Path, fold_dirs: list[Path]) -> None:
@@ -715,10 +747,14 @@ def load_run_model(run_dir: str | Path):
 
     run_dir = Path(run_dir)
     data = read_run_config(run_dir)
-    weights = [run_dir / "best.safetensors"] if (run_dir / "best.safetensors").is_file() else \
-        sorted(run_dir.glob("member_*/best.safetensors"))
-    if not weights:
-        raise EmorecError(f"{run_dir} has no best.safetensors: pass a finished run or one of its fold_XX folders")
+    n = int(data.get("ensemble") or 1)
+    # Members by folder name, as many as the config says (leftovers of a larger earlier run are ignored).
+    weights = [run_dir / f"member_{k:02d}" / "best.safetensors" for k in range(1, n + 1)] if n > 1 else \
+        [run_dir / "best.safetensors"]
+    missing = [w for w in weights if not w.is_file()]
+    if missing:
+        raise EmorecError(f"{run_dir} lacks {missing[0].relative_to(run_dir)}: pass a finished run or one of its "
+                          "fold_XX folders (or finish it with --resume)")
     models = []
     for k, w in enumerate(weights, start=1):
         model = build_run_model(data, len(data["labels"]), member=k)
