@@ -68,8 +68,7 @@ class HaarDetector:
     ``benchmarks/face_detector.py`` (real FER2013 faces pasted into 640x480
     scenes): they find more faces than the ``default`` cascade at 1.15/4
     used before, for about 30% less time per photo; fer's full-size
-    1.1/5/50 px search finds a few percent more at three to four times the
-    cost. See benchmarks/results/face_detector.json for every setting tried.
+    1.1/5/50 px search finds about 7 points more at four times the cost. See benchmarks/results/face_detector.json for every setting tried.
     Faces smaller than ``min_size`` pixels *in that copy* are not searched
     for: with the defaults, faces under 24/320 = 7.5% of the image's longest
     side (48 px in a 640x480 photo, the model's own input size). Raise

@@ -646,7 +646,8 @@ def run_training(cfg: VoiceTrainConfig, resume: bool = False, progress: bool = T
         probs = trainer.predict(_loader(_eval_items(cfg, bases, y, test_idx), 64, False, cfg.seed))
         metrics = classification_metrics(y[test_idx], probs.argmax(1), labels)
         hist = [json.loads(line) for line in (fold_dir / "history.jsonl").read_text().splitlines() if line.strip()]
-        best = max(hist, key=lambda h: h.get("val_bacc", -h["train_loss"])) if hist else {}
+        # Without a validation split the last epoch is kept: there is no "best epoch" to suggest.
+        best = max(hist, key=lambda h: h["val_bacc"]) if hist and "val_bacc" in hist[0] else {}
         metrics.update(info, fold=f"fold_{k:02d}", best_epoch=best.get("epoch"), n_fit=int(len(fit_idx)),
                        n_val=int(len(val_idx)), test_speakers=sorted(set(groups[test_idx].tolist())))
         np.savez_compressed(fold_dir / "predictions.npz", y_true=y[test_idx], probs=probs.astype(np.float32),
