@@ -106,6 +106,27 @@ def test_final_model_on_all_speakers_with_ensemble(tmp_path):
     assert VoiceEmotionRecognizer(onnx).predict(next(data.glob("*.wav"))).label in ("neutral", "angry")
 
 
+def test_compact_export_is_smaller_and_agrees(tmp_path):
+    import numpy as np
+
+    from emorec.runtime import OnnxModel
+
+    data = tmp_path / "ravdess"
+    make_ravdess_folder(data, actors=(1, 2, 3), emotions=(1, 5), seconds=0.6)
+    big = {"channels": 64, "hidden": 64, "layers": 1}
+    run_training(_cfg(tmp_path, corpus=[f"ravdess={data}"], protocol="all", model_kwargs=big,
+                      ensemble=2, ensemble_kwargs=[{}, {"model": "lstm_attn"}]), progress=False)
+    run = tmp_path / "run"
+    full = export_voice(run, tmp_path / "full.onnx")
+    small = export_voice(run, tmp_path / "small.onnx", compact=True)
+    assert small.stat().st_size < 0.45 * full.stat().st_size
+    assert json.loads(small.with_suffix(".json").read_text())["input"]["weights"].startswith("int8")
+    assert json.loads(full.with_suffix(".json").read_text())["input"]["weights"] == "float32"
+    x = np.random.default_rng(0).standard_normal((3, 200, 192)).astype(np.float32)
+    a, b = OnnxModel.load(full).run(x), OnnxModel.load(small).run(x)
+    assert np.abs(a - b).max() < 0.05
+
+
 def test_resume_with_a_larger_mixed_ensemble_trains_only_new_members(tmp_path):
     data = tmp_path / "ravdess"
     make_ravdess_folder(data, actors=(1, 2, 3), emotions=(1, 5), seconds=0.6)

@@ -25,7 +25,7 @@ from typing import Any
 
 SECTIONS = ("face", "voice", "speed", "leak", "peer", "detector")
 VOICE_WORDS = ("voice", "ravdess", "crema", "savee", "speech", "audio")
-SPEED_NAMES = ("face_speed", "voice_speed", "serve_load", "train_speed")
+SPEED_NAMES = ("face_speed", "voice_speed", "serve_load", "train_speed", "voice_compact")
 RUN_ALL = "python benchmarks/run_all.py"
 
 

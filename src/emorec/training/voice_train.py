@@ -765,11 +765,14 @@ def load_run_model(run_dir: str | Path):
 
 
 def export_voice(run_dir: str | Path, out: str | Path, metrics_from: str | Path | None = None,
-                 name: str | None = None, overwrite: bool = False) -> Path:
-    """Export a run's best weights to ONNX plus the voice model card, and check them under onnxruntime."""
+                 name: str | None = None, overwrite: bool = False, compact: bool = False) -> Path:
+    """Export a run's best weights to ONNX plus the voice model card, and check them under onnxruntime.
+
+    ``compact=True`` stores the weights as int8/float16 (:func:`compact_weights`, about 4x smaller).
+    """
     import onnxruntime as ort
 
-    from emorec.training.export import headline, write_card
+    from emorec.training.export import COMPACT_NOTE, compact_weights, headline, write_card
     from emorec.voice.models import export_onnx
 
     run_dir, out = Path(run_dir), Path(out)
@@ -792,6 +795,13 @@ def export_voice(run_dir: str | Path, out: str | Path, metrics_from: str | Path 
         want = torch.softmax(model(torch.from_numpy(x)), -1).numpy()
     if not np.allclose(got, want, atol=1e-4):
         raise EmorecError(f"ONNX export of {run_dir} disagrees with torch (max diff {np.abs(got - want).max():.2e})")
+    if compact:
+        fp32 = out.with_name(out.stem + ".fp32.onnx")
+        out.replace(fp32)
+        try:
+            compact_weights(fp32, out)
+        finally:
+            fp32.unlink(missing_ok=True)
 
     source = Path(metrics_from) if metrics_from else run_dir
     metrics_file = source / "metrics.json" if source.is_dir() else source
@@ -815,6 +825,7 @@ def export_voice(run_dir: str | Path, out: str | Path, metrics_from: str | Path 
             "min_seconds": data.get("min_seconds", 0.5),
             "max_seconds": data.get("segment_seconds", 5.0),
             "outputs_probabilities": True,
+            "weights": COMPACT_NOTE if compact else "float32",
             "policy": "mono, resampled to 16 kHz; leading/trailing silence trimmed; speech shorter than "
                       "min_seconds gives an empty result (no padding); longer recordings are split by VAD "
                       "into segments of at most max_seconds",
@@ -834,12 +845,27 @@ def export_voice(run_dir: str | Path, out: str | Path, metrics_from: str | Path 
         metrics=metrics,
         license="Weights trained on RAVDESS (CC BY-NC-SA 4.0): non-commercial use only"
         if any("ravdess" in str(c) for c in data.get("corpus", [])) else "",
-        notes="Acted speech; expect lower accuracy on spontaneous speech, other languages and noisy audio.",
+        notes="Acted speech; expect lower accuracy on spontaneous speech, other languages and noisy audio."
+        + (" Metrics are those of the float32 fold models; benchmarks/voice_compact.py measures what the "
+           "compact weights change." if compact else ""),
     )
     return out
 
 
 # -- evaluation of an exported model ---------------------------------------------------------------
+
+def corpus_records(cfg: VoiceTrainConfig, speakers: list[str] | None = None) -> tuple[list, list[AudioRecord]]:
+    """(corpus scans, labelled clips) of ``cfg.corpus``, only ``speakers``' clips when given."""
+    scans = []
+    for spec in cfg.corpus:
+        name, explicit = _split_spec(spec)
+        scans.append(scan_corpus(name, corpus_path(name, explicit, cfg.data, len(cfg.corpus)), cfg))
+    records = combine(scans, parse_label_map(cfg.label_map), cfg.shared_labels)
+    if speakers:
+        wanted = set(speakers)
+        records = [r for r in records if r.speaker in wanted or r.speaker.split(":", 1)[-1] in wanted]
+    return scans, records
+
 
 def evaluate_onnx(model_path: str | Path | None, cfg: VoiceTrainConfig, speakers: list[str] | None = None,
                   progress: bool = True) -> dict[str, Any]:
@@ -849,14 +875,7 @@ def evaluate_onnx(model_path: str | Path | None, cfg: VoiceTrainConfig, speakers
     from emorec.voice.recognizer import VoiceEmotionRecognizer
 
     rec = VoiceEmotionRecognizer(model_path)
-    scans = []
-    for spec in cfg.corpus:
-        name, explicit = _split_spec(spec)
-        scans.append(scan_corpus(name, corpus_path(name, explicit, cfg.data, len(cfg.corpus)), cfg))
-    records = combine(scans, parse_label_map(cfg.label_map), cfg.shared_labels)
-    if speakers:
-        wanted = set(speakers)
-        records = [r for r in records if r.speaker in wanted or r.speaker.split(":", 1)[-1] in wanted]
+    scans, records = corpus_records(cfg, speakers)
     labels = rec.labels
     unknown = sorted({r.label for r in records} - set(labels))
     records = [r for r in records if r.label in labels]

@@ -386,6 +386,7 @@ def export(
     metrics_from: Optional[Path] = typer.Option(None, "--metrics-from", help="Run dir whose (k-fold) metrics go into the card."),
     name: Optional[str] = typer.Option(None, help="Model name for the card."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing model file."),
+    compact: bool = typer.Option(False, "--compact", help="int8/float16 weights: about 4x smaller (see benchmarks/voice_compact.py)."),
 ) -> None:
     """Export a trained voice model to ONNX plus its JSON model card (checked under onnxruntime).
 
@@ -393,5 +394,5 @@ def export(
     """
     from emorec.training.voice_train import export_voice
 
-    path = export_voice(run_dir, out, metrics_from=metrics_from, name=name, overwrite=overwrite)
+    path = export_voice(run_dir, out, metrics_from=metrics_from, name=name, overwrite=overwrite, compact=compact)
     typer.echo(f"exported {path} and {path.with_suffix('.json')}")
