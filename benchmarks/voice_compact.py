@@ -41,13 +41,12 @@ def compare_fold(fold_dir: Path, work: Path, data: str | None) -> dict:
     speakers = json.loads((fold_dir / "metrics.json").read_text())["test_speakers"]
     cfg = load_config(VoiceTrainConfig, fold_dir.parent / "config.yaml", {"data": data} if data else {})
     _, records = corpus_records(cfg, speakers)
-    out: dict = {"labels": None, "y": [], "diff": 0.0}
+    out: dict = {"y": [r.label for r in records]}
     for kind in ("float32", "compact"):
         path = export_voice(fold_dir, work / f"{fold_dir.name}_{kind}.onnx", compact=kind == "compact")
         rec = VoiceEmotionRecognizer(path)
         out["labels"], out[f"{kind}_mb"] = rec.labels, common.file_size_mb(path)
         out[kind] = [rec.predict(r.path) for r in records]
-    out["y"] = [r.label for r in records]
     return out
 
 

@@ -97,6 +97,7 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
         finally:
             state["pool"].shutdown()
 
+    docs_files = _swagger_ui_dir()  # None: FastAPI's own CDN-backed pages stay in place
     app = FastAPI(
         title="emorec",
         version=__version__,
@@ -107,10 +108,11 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
             '`{"error": code, "detail": message}`.'
         ),
         lifespan=lifespan,
-        docs_url=None if _swagger_ui_dir() else "/docs",
-        redoc_url=None if _swagger_ui_dir() else "/redoc",
+        docs_url=None if docs_files else "/docs",
+        redoc_url=None if docs_files else "/redoc",
     )
-    _install_offline_docs(app)
+    if docs_files is not None:
+        _install_offline_docs(app, docs_files)
     app.state.settings = settings
     app.state.engines = engines
     app.state.runtime = state
@@ -216,18 +218,19 @@ def _swagger_ui_dir() -> Path | None:
     return path if (path / "swagger-ui-bundle.js").is_file() else None
 
 
-def _install_offline_docs(app: Any) -> None:
-    """/docs from local files: FastAPI's default page loads Swagger UI from a CDN (blank offline)."""
-    folder = _swagger_ui_dir()
-    if folder is None:  # FastAPI's CDN-backed /docs stays in place
-        return
+def _root_path(request: Request) -> str:
+    return request.scope.get("root_path", "").rstrip("/")  # the prefix when behind a path-prefixing proxy
+
+
+def _install_offline_docs(app: Any, folder: Path) -> None:
+    """/docs and /redoc from local files: FastAPI's defaults load their scripts from a CDN (blank offline)."""
     from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 
     app.mount("/docs-static", StaticFiles(directory=folder), name="docs-static")
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> Any:
-        root = request.scope.get("root_path", "").rstrip("/")  # behind a path-prefixing proxy
+        root = _root_path(request)
         return get_swagger_ui_html(
             openapi_url=root + app.openapi_url, title=f"{app.title} API",
             swagger_js_url=f"{root}/docs-static/swagger-ui-bundle.js",
@@ -238,7 +241,7 @@ def _install_offline_docs(app: Any) -> None:
     if (folder / "redoc.standalone.js").is_file():
         @app.get("/redoc", include_in_schema=False)
         async def redoc(request: Request) -> Any:
-            root = request.scope.get("root_path", "").rstrip("/")
+            root = _root_path(request)
             return get_redoc_html(openapi_url=root + app.openapi_url, title=f"{app.title} API",
                                   redoc_js_url=f"{root}/docs-static/redoc.standalone.js",
                                   redoc_favicon_url=f"{root}/docs-static/favicon.png", with_google_fonts=False)
