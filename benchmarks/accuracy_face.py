@@ -11,16 +11,16 @@ Reads the 48x48 crops with OpenCV, preprocesses them with
 """
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+if __package__:  # `python -m benchmarks.NAME`, or imported as a module of the benchmarks package
+    from benchmarks import common
+else:  # `python benchmarks/NAME.py`: this folder is already sys.path[0]
+    import common
 
 NAME = "accuracy_face"
 

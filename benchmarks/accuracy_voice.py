@@ -16,9 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+if __package__:  # `python -m benchmarks.NAME`, or imported as a module of the benchmarks package
+    from benchmarks import common
+else:  # `python benchmarks/NAME.py`: this folder is already sys.path[0]
+    import common
 
 NAME = "accuracy_voice"
 DEFAULT_RUN = common.REPO_ROOT / "benchmarks" / "runs" / "ravdess_5fold"

@@ -234,11 +234,13 @@ def fer_inputs(images: list[Any], size: tuple[int, int]) -> Any:
 
 def main() -> None:
     here = Path(__file__).resolve().parent
-    sys.path.insert(0, str(here))
     import numpy as np
 
-    import accuracy_face
-    import common
+    if __package__:  # `python -m benchmarks.fer_peer`, or imported as a module of the benchmarks package
+        from benchmarks import accuracy_face, common
+    else:  # `python benchmarks/fer_peer.py`: this folder is already sys.path[0]
+        import accuracy_face
+        import common
     from emorec.evaluation.bootstrap import bootstrap_ci
     from emorec.evaluation.metrics import classification_metrics
     from emorec.errors import ModelError
@@ -391,7 +393,6 @@ if __name__ == "__main__":
     if "--worker" in sys.argv:
         _run_worker(sys.argv[1:])
     else:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import common as _common
+        import common as _common  # run as a script: this folder is sys.path[0]
 
         _common.run_main(main)

@@ -20,9 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+if __package__:  # `python -m benchmarks.NAME`, or imported as a module of the benchmarks package
+    from benchmarks import common
+else:  # `python benchmarks/NAME.py`: this folder is already sys.path[0]
+    import common
 
 SKIP_FILES = {"common.py", "run_all.py"}
 

@@ -19,7 +19,6 @@ import http.client
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+if __package__:  # `python -m benchmarks.NAME`, or imported as a module of the benchmarks package
+    from benchmarks import common
+else:  # `python benchmarks/NAME.py`: this folder is already sys.path[0]
+    import common
 
 NAME = "serve_load"
 EXAMPLE_PHOTO = common.REPO_ROOT / "examples" / "astronaut.jpg"
@@ -127,10 +127,7 @@ def multipart(filename: str, data: bytes, content_type: str) -> tuple[bytes, str
 # ---------------------------------------------------------------- server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from emorec.testing import free_port  # noqa: E402  (re-exported: serve_slow / serve_bomb use serve_load.free_port)
 
 
 @dataclass
@@ -166,7 +163,9 @@ def packaged_model_exists(task: str) -> bool:
 
 
 def start_server(tasks: list[str], face_model: str | None, voice_model: str | None, threads: int | None,
-                 workers: int, queue: int, ready_timeout: float = 120.0) -> Server:
+                 workers: int, queue: int, ready_timeout: float = 120.0,
+                 env: dict[str, str] | None = None) -> Server:
+    """``emorec serve`` on a free port; ``env`` adds variables (e.g. EMOREC_SERVE_* settings)."""
     port = free_port()
     cmd = [sys.executable, "-m", "emorec.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
            "--workers", str(workers), "--queue", str(queue), "--log-level", "warning"]
@@ -180,7 +179,8 @@ def start_server(tasks: list[str], face_model: str | None, voice_model: str | No
         cmd += ["--voice-model", str(voice_model)]
     log_path = Path(tempfile.mkstemp(prefix="emorec-serve-", suffix=".log")[1])
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=common.REPO_ROOT)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=common.REPO_ROOT,
+                                env={**os.environ, **(env or {})})
     server = Server(f"http://127.0.0.1:{port}", proc, log_path, cmd)
     deadline = time.monotonic() + ready_timeout
     while True:

@@ -16,15 +16,15 @@ Needs the run's weights (``best.safetensors``; benchmarks/runs keeps no weights)
 """
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+if __package__:  # `python -m benchmarks.NAME`, or imported as a module of the benchmarks package
+    from benchmarks import common
+else:  # `python benchmarks/NAME.py`: this folder is already sys.path[0]
+    import common
 
 NAME = "voice_compact"
 DEFAULT_RUN = common.REPO_ROOT / "runs" / "ravdess_5fold"
@@ -35,7 +35,9 @@ def compare_fold(fold_dir: Path, work: Path, data: str | None) -> dict:
     import json
 
     from emorec.training.config import load_config
-    from emorec.training.voice_train import VoiceTrainConfig, corpus_records, export_voice
+    from emorec.training.voice.config import VoiceTrainConfig
+    from emorec.training.voice.corpora import corpus_records
+    from emorec.training.voice.export import export_voice
     from emorec.voice.recognizer import VoiceEmotionRecognizer
 
     speakers = json.loads((fold_dir / "metrics.json").read_text())["test_speakers"]

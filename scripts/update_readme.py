@@ -10,10 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))  # works without installing emorec
+from readme_tables import MarkerError, update_readme  # scripts/readme_tables.py: repository tooling, not in the wheel
 
-from emorec.evaluation.readme_tables import MarkerError, update_readme  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,3 +16,7 @@ class DatasetError(EmorecError):
 
 class ModelError(EmorecError):
     """A model file or model card that is missing or inconsistent."""
+
+
+class UsageError(EmorecError):
+    """A wrong name or option (unknown detector, model, dataset): the message lists the valid ones."""

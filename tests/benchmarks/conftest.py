@@ -1,16 +1,8 @@
-"""Import paths for the benchmark scripts (``benchmarks/``) and this folder's helpers."""
+"""Fixtures of the benchmark tests; the benchmarks import as the ``benchmarks`` package
+(pytest puts the repository root on sys.path: ``pythonpath`` in pyproject.toml)."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-for path in (HERE, REPO / "benchmarks", REPO / "tests" / "evaluation"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
 
 
 @pytest.fixture

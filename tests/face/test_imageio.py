@@ -197,7 +197,9 @@ def test_unreadable_file(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied")
 
     # chmod 000 does not stop root, so simulate the OS refusing to open the file.
-    monkeypatch.setattr(imageio, "open", denied, raising=False)
+    import emorec.inputs
+
+    monkeypatch.setattr(emorec.inputs.os, "open", denied)
     with pytest.raises(InputError) as e:
         load_image(path)
     one_line_error(e, "locked.png", "permission denied")

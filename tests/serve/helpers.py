@@ -1,133 +1,52 @@
-"""Builders for the serve tests: synthetic models, media files, fake recognisers, a live server.
+"""Serve-test helpers: fake recognisers and a live server; models and media come from emorec.testing.
 
 Nothing here downloads anything; media are synthesised with numpy/cv2/soundfile.
 """
 from __future__ import annotations
 
-import io
 import os
-import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
-import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from emorec import testing as _testing
+from emorec.testing import (  # noqa: F401  (re-exported for the serve tests)
+    EXAMPLE_PHOTO,
+    FER_LABELS,
+    free_port,
+    jpeg_bytes,
+    photo_with_face,
+    png_bomb,
+    png_bytes,
+    wav_bytes,
+    write_y4m,
+)
+from emorec.testing import RAVDESS_LABELS as VOICE_LABELS
+
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE_PHOTO = REPO / "examples" / "astronaut.jpg"
-FER_LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
 
-# ---------------------------------------------------------------- synthetic ONNX models
+# ---------------------------------------------------------------- models and media (emorec.testing)
 
 
 def make_face_model(path: Path, labels: list[str] = FER_LABELS, seed: int = 0) -> Path:
     """A linear face classifier over 48x48 crops, input (N,1,48,48) -> logits (N,7), plus its card."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    from emorec.cards import ModelCard, card_path_for, sha256_file
-    from emorec.face.preprocess import DEFAULT_INPUT
-
-    rng = np.random.default_rng(seed)
-    n_out = len(labels)
-    weight = numpy_helper.from_array(rng.normal(0, 0.05, (48 * 48, n_out)).astype(np.float32), "W")
-    bias = numpy_helper.from_array(rng.normal(0, 0.1, n_out).astype(np.float32), "B")
-    graph = helper.make_graph(
-        [
-            helper.make_node("Flatten", ["input"], ["flat"], axis=1),
-            helper.make_node("MatMul", ["flat", "W"], ["mm"]),
-            helper.make_node("Add", ["mm", "B"], ["logits"]),
-        ],
-        "serve_test_face",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 48, 48])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", n_out])],
-        initializer=[weight, bias],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    ModelCard(name="serve-test-face", task="face", labels=list(labels), input=dict(DEFAULT_INPUT),
-              architecture="linear (synthetic test model)", onnx_sha256=sha256_file(path),
-              notes="random weights, for tests only").save(card_path_for(path))
-    return path
+    return _testing.make_face_model(path, labels, seed=seed, name="serve-test-face")
 
 
-# ---------------------------------------------------------------- media
+def make_voice_model(path: Path, labels: list[str] = VOICE_LABELS, seed: int = 0) -> Path:
+    """A voice classifier over the mean of the card's feature frames: (1, T, D) -> logits, plus card."""
+    return _testing.make_voice_model(path, labels, seed, probabilities=False, pooling="mean", input_name="input",
+                                     name="serve-test-voice", weight_std=0.3, bias_std=0.1)
 
 
-def jpeg_bytes(width: int = 640, height: int = 480, seed: int = 0, quality: int = 90) -> bytes:
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    img = cv2.GaussianBlur(rng.integers(0, 255, (height, width, 3), dtype=np.uint8), (9, 9), 0)
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return buf.tobytes()
-
-
-def png_bytes(width: int = 64, height: int = 48) -> bytes:
-    import cv2
-
-    ok, buf = cv2.imencode(".png", np.full((height, width, 3), 128, np.uint8))
-    assert ok
-    return buf.tobytes()
-
-
-def photo_with_face(width: int = 640, height: int = 480) -> bytes:
-    """examples/astronaut.jpg (a real face) placed on a width x height canvas, as JPEG."""
-    import cv2
-
-    face = cv2.imread(str(EXAMPLE_PHOTO), cv2.IMREAD_COLOR)
-    assert face is not None, f"{EXAMPLE_PHOTO} missing: run python examples/make_examples.py"
-    scale = min(width / face.shape[1], height / face.shape[0])
-    face = cv2.resize(face, (int(face.shape[1] * scale), int(face.shape[0] * scale)), interpolation=cv2.INTER_AREA)
-    canvas = np.full((height, width, 3), 200, np.uint8)
-    y0, x0 = (height - face.shape[0]) // 2, (width - face.shape[1]) // 2
-    canvas[y0 : y0 + face.shape[0], x0 : x0 + face.shape[1]] = face
-    ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok
-    return buf.tobytes()
-
-
-def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
-    """A tiny PNG whose header claims width x height pixels (a decompression bomb's header)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
-    idat = zlib.compress(b"\x00" * 1024)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-
-
-def speech_like(seconds: float = 2.0, sr: int = 16000, seed: int = 0) -> np.ndarray:
-    """A voiced, formant-like signal with syllable-rate amplitude modulation."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sr)) / sr
-    f0 = 140 + 25 * np.sin(2 * np.pi * 0.7 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / sr
-    voiced = sum(np.sin(k * phase) / k for k in range(1, 12))
-    envelope = 0.55 + 0.45 * np.sin(2 * np.pi * 3.5 * t) ** 2
-    signal = 0.25 * voiced * envelope + 0.01 * rng.normal(size=t.size)
-    return (signal / np.abs(signal).max() * 0.6).astype(np.float32)
-
-
-def wav_bytes(samples: np.ndarray, sr: int = 16000, fmt: str = "WAV") -> bytes:
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, samples, sr, format=fmt)
-    return buf.getvalue()
+speech_like = _testing.steady_speech  # never falls silent: one segment per second in FakeVoice terms
 
 
 # ---------------------------------------------------------------- fake recognisers
@@ -208,12 +127,6 @@ class FakeVoice:
 # ---------------------------------------------------------------- a live server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def serve_subprocess(args: list[str], env: dict[str, str] | None = None, ready_timeout: float = 60.0):
     """Run ``emorec serve`` on a free localhost port; yield its base URL; stop it afterwards."""
@@ -250,58 +163,3 @@ def serve_subprocess(args: list[str], env: dict[str, str] | None = None, ready_t
             proc.wait()
         if log is not None:
             log.close()
-
-
-def write_y4m(path: Path, jpeg: bytes, frames: int = 30) -> Path:
-    """A Y4M video (Chromium's fake webcam input) showing the given JPEG in every frame."""
-    import cv2
-
-    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    h, w = img.shape[:2]
-    yuv = cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420).tobytes()
-    with open(path, "wb") as fh:
-        fh.write(f"YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(frames):
-            fh.write(b"FRAME\n" + yuv)
-    return path
-
-
-VOICE_LABELS = ["neutral", "calm", "happy", "sad", "angry", "fear", "disgust", "surprise"]
-
-
-def make_voice_model(path: Path, labels: list[str] = VOICE_LABELS, seed: int = 0) -> Path:
-    """A voice classifier over the mean of the card's feature frames: (1, T, D) -> logits, plus card."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    from emorec.cards import ModelCard, card_path_for, sha256_file
-    from emorec.voice.features import FeatureConfig
-
-    cfg = FeatureConfig()
-    rng = np.random.default_rng(seed)
-    weight = numpy_helper.from_array(rng.normal(0, 0.3, (cfg.dim, len(labels))).astype(np.float32), "W")
-    bias = numpy_helper.from_array(rng.normal(0, 0.1, len(labels)).astype(np.float32), "B")
-    axes = numpy_helper.from_array(np.array([1], dtype=np.int64), "axes")
-    graph = helper.make_graph(
-        [
-            helper.make_node("ReduceMean", ["input", "axes"], ["pooled"], keepdims=0),
-            helper.make_node("MatMul", ["pooled", "W"], ["mm"]),
-            helper.make_node("Add", ["mm", "B"], ["logits"]),
-        ],
-        "serve_test_voice",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", "T", cfg.dim])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", len(labels)])],
-        initializer=[weight, bias, axes],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    ModelCard(name="serve-test-voice", task="voice", labels=list(labels),
-              input={"sample_rate": cfg.sample_rate, "features": cfg.to_dict(), "min_seconds": 0.5,
-                     "max_seconds": 5.0},
-              architecture="mean-pooled linear (synthetic test model)", onnx_sha256=sha256_file(path),
-              notes="random weights, for tests only").save(card_path_for(path))
-    return path

@@ -1,23 +1,17 @@
 """A bounded run of benchmarks/serve_load.py: 200 requests from 8 clients, none may fail."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 
-from .helpers import REPO, make_face_model, make_voice_model
+from .helpers import make_face_model, make_voice_model
 
 pytestmark = pytest.mark.slow
 
 
 def load_benchmark():
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("serve_load", REPO / "benchmarks" / "serve_load.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["serve_load"] = module  # dataclasses look their module up while being created
-    spec.loader.exec_module(module)
-    return module
+    from benchmarks import serve_load
+
+    return serve_load
 
 
 def test_quick_load_has_no_failures(tmp_path):

@@ -36,7 +36,10 @@ def test_sniff_by_magic_bytes(data, kind, media):
 
 def test_sniff_ignores_what_follows_the_header():
     assert sniff(png_bomb()).kind == "png"
-    assert not sniff(b"\x1aE\xdf\xa3").supported  # webm: recognised, but not decodable
+    assert sniff(b"\x1aE\xdf\xa3").supported  # webm: its sound track is decoded through PyAV
+    assert sniff(b"FLV\x01\x05" + bytes(20)).kind == "flv"
+    assert sniff(b"RIFF\x00\x00\x00\x00AVI LIST").kind == "avi"
+    assert sniff(b"\x00\x00\x00\x14ftypqt  ").kind == "mp4"
 
 
 def test_clean_filename():

@@ -16,7 +16,7 @@ from emorec.voice.audio import (
     trim_silence,
 )
 
-from .synth import speech_like, write_audio
+from emorec.testing import speech_like, write_audio
 
 
 @pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3"])

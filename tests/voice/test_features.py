@@ -16,7 +16,7 @@ from emorec.voice.features import (
     power_spectrogram,
 )
 
-from .synth import speech_like
+from emorec.testing import speech_like
 
 
 def test_filterbank_matches_librosa():

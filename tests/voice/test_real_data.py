@@ -12,10 +12,12 @@ pytestmark = pytest.mark.data
 PACKAGED = Path(__file__).resolve().parents[2] / "src" / "emorec" / "models" / "voice.onnx"
 
 
+@pytest.mark.slow  # real-data training
 def test_short_real_training_run_learns(data_root, tmp_path):
     """8 actors, one speaker-disjoint fold (2 unseen actors), a small GRU, 10 epochs on CPU."""
     pytest.importorskip("torch")
-    from emorec.training.voice_train import VoiceTrainConfig, run_training
+    from emorec.training.voice.config import VoiceTrainConfig
+    from emorec.training.voice.train import run_training
 
     start = time.perf_counter()
     cfg = VoiceTrainConfig(corpus=[f"ravdess={data_root / 'ravdess'}"], limit_speakers=8, protocol="speaker-kfold",

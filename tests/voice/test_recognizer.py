@@ -12,7 +12,7 @@ import pytest
 from emorec.errors import EmorecError, InputError
 from emorec.voice.recognizer import VoiceEmotionRecognizer, VoiceResult
 
-from .synth import RAVDESS_LABELS, make_voice_model, speech_like, with_pauses, write_audio
+from emorec.testing import RAVDESS_LABELS, make_voice_model, speech_like, with_pauses, write_audio
 
 KEYS = {"path", "label", "score", "scores", "segments", "error"}
 

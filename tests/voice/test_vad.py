@@ -16,7 +16,7 @@ from emorec.voice.vad import (
     silero_model_path,
 )
 
-from .synth import speech_like, with_pauses
+from emorec.testing import speech_like, with_pauses
 
 
 def test_energy_vad_finds_bursts():

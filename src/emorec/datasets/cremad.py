@@ -1,5 +1,10 @@
 """CREMA-D: ``AudioWAV/<actor>_<sentence>_<EMO>_<level>.wav`` plus metadata CSVs.
 
+The corpus's other layouts hold the same clips as ``AudioMP3/*.mp3`` and as
+Flash video ``VideoFlash/*.flv`` (VP6 + MP3 sound; the sound track is read
+through PyAV). ``layout="auto"`` picks the first layout folder present
+(AudioWAV, AudioMP3, VideoFlash), else the files in the folder itself.
+
 Actors 1001-1091; emotions ANG, DIS, FEA, HAP, NEU, SAD; levels LO, MD, HI, XX.
 ``VideoDemographics.csv`` adds age/sex/race/ethnicity per actor. Instead of the
 intended emotion, the crowd-perceived one can be used (``label_source="voice"``,
@@ -107,20 +112,54 @@ def read_crowd_votes(folders: list[Path], source: str) -> tuple[dict[str, str], 
     )
 
 
+LAYOUTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "wav": ("AudioWAV", (".wav",)),
+    "mp3": ("AudioMP3", (".mp3",)),
+    "flv": ("VideoFlash", (".flv",)),
+}
+
+
+def _layout_files(root: Path, layout: str) -> tuple[Path, list[Path]]:
+    """(folder, clip files) of one CREMA-D layout; ``auto``: the first layout folder present."""
+    if layout not in ("auto", *LAYOUTS):
+        raise DatasetError(f"CREMA-D layout {layout!r} unknown: use auto, {', '.join(LAYOUTS)}")
+    names = list(LAYOUTS) if layout == "auto" else [layout]
+    for name in names:
+        folder, _ = LAYOUTS[name]
+        if (root / folder).is_dir():
+            return root / folder, _files(root / folder, LAYOUTS[name][1])
+    if layout != "auto" and root.name != LAYOUTS[layout][0]:
+        files = _files(root, LAYOUTS[layout][1])
+        if not files:
+            raise DatasetError(f"no {LAYOUTS[layout][0]}/ folder or {layout} files in {root}")
+        return root, files
+    if layout == "auto":  # the clips themselves: audio files as before, plus the Flash videos
+        return root, sorted(audio_files(root) + _files(root, (".flv",)))
+    return root, _files(root, LAYOUTS[layout][1])
+
+
+def _files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+                  and not p.name.startswith("."))
+
+
 def load_cremad(
     root: str | Path,
     label_source: str = "intended",
     meta_dir: str | Path | None = None,
     require_demographics: bool = False,
+    layout: str = "auto",
 ) -> CorpusScan:
-    """Scan a CREMA-D folder (with ``AudioWAV/`` or the wav files themselves).
+    """Scan a CREMA-D folder (with ``AudioWAV/``, ``AudioMP3/`` or ``VideoFlash/``, or the clips themselves).
+
+    ``layout``: ``auto`` (first of AudioWAV, AudioMP3, VideoFlash present), ``wav``, ``mp3`` or ``flv``.
 
     >>> scan = load_cremad("data/CREMA-D", label_source="voice", meta_dir="data/crema-d-meta")  # doctest: +SKIP
     """
     if label_source not in LABEL_SOURCES:
         raise DatasetError(f"label source {label_source!r} unknown: use one of {', '.join(LABEL_SOURCES)}")
     root = require_dir(Path(root), "CREMA-D")
-    audio_dir = root / "AudioWAV" if (root / "AudioWAV").is_dir() else root
+    audio_dir, clip_files = _layout_files(root, layout)
     folders = [Path(meta_dir)] if meta_dir is not None else []
     if meta_dir is not None and not folders[0].is_dir():
         raise DatasetError(f"CREMA-D metadata folder {meta_dir} not found: check --meta")
@@ -145,14 +184,14 @@ def load_cremad(
 
     records, skipped = [], []
     ties = missing_votes = 0
-    for path in audio_files(audio_dir):
+    for path in clip_files:
         fields = parse_name(path.stem)
         if fields is None:
             skipped.append(path.name)
             continue
         label = fields["emotion"]
         meta = {"actor": fields["actor"], "sentence": fields["sentence"], "level": fields["level"],
-                "intended": label, **demographics.get(fields["actor"], {})}
+                "intended": label, "format": path.suffix.lower().lstrip("."), **demographics.get(fields["actor"], {})}
         if votes is not None:
             vote = votes.get(path.stem)
             if vote is None:

@@ -1,1 +1,1 @@
-"""Metrics, reports and comparison tables shared by the face and voice pipelines."""
+"""Metrics, the ONNX evaluation path, bootstrap intervals, calibration and reports, for both modalities (no torch)."""

@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
@@ -104,9 +104,45 @@ class Figure:
     caption: str
 
 
-# ("h", level, text) | ("p", text) | ("note", text) | ("list", items) | ("table", headers, rows)
-# | ("fig", Figure) | ("code", text)
-Block = tuple
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: list[str]
+
+
+@dataclass(frozen=True)
+class Code:
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class FigureBlock:
+    figure: Figure
+
+
+# A report is a list of typed blocks, built once and rendered to Markdown and HTML.
+Block = Union[Heading, Paragraph, Note, Bullets, Code, Table, FigureBlock]
 
 
 def _headline_rows(run: RunData, sample_ci: dict | None, group_ci: dict | None) -> list[list[str]]:
@@ -185,7 +221,7 @@ def build_blocks(run: RunData, *, n_resamples: int = 1000, seed: int = 0, n_bins
     card = run.meta("model_card")
 
     title = f"Evaluation report: {run.path.resolve().name}"
-    blocks.append(("h", 1, title))
+    blocks.append(Heading(1, title))
     facts = [
         ["dataset", _value_text(dataset)],
         ["split protocol", _value_text(protocol)],
@@ -195,9 +231,9 @@ def build_blocks(run: RunData, *, n_resamples: int = 1000, seed: int = 0, n_bins
     ]
     if run.is_kfold:
         facts.insert(2, ["folds", str(len(run.folds))])
-    blocks.append(("table", ["", ""], facts))
-    blocks.append(("p", "Command that produced this run:"))
-    blocks.append(("code", str(command) if command else "missing (not recorded in metrics.json or config.yaml)"))
+    blocks.append(Table(["", ""], facts))
+    blocks.append(Paragraph("Command that produced this run:"))
+    blocks.append(Code(str(command) if command else "missing (not recorded in metrics.json or config.yaml)"))
     for key, what in (("dataset", "dataset"), ("protocol", "split protocol"), ("command", "command")):
         if not run.meta(key):
             missing.append(f"{what}: not recorded in metrics.json or config.yaml")
@@ -228,14 +264,14 @@ def build_blocks(run: RunData, *, n_resamples: int = 1000, seed: int = 0, n_bins
             )
 
     # --- headline
-    blocks.append(("h", 2, "Headline metrics" + (" (pooled over folds)" if run.is_kfold else "")))
+    blocks.append(Heading(2, "Headline metrics" + (" (pooled over folds)" if run.is_kfold else "")))
     if m is None:
-        blocks.append(("note", "No metrics: metrics.json is missing or unusable and could not be rebuilt."))
+        blocks.append(Note("No metrics: metrics.json is missing or unusable and could not be rebuilt."))
     else:
         headers = ["metric", "value", "95% CI, resampling samples"]
         if group_ci is not None:
             headers.append(f"95% CI, resampling {_group_kind(run)}s")
-        blocks.append(("table", headers, _headline_rows(run, sample_ci, group_ci)))
+        blocks.append(Table(headers, _headline_rows(run, sample_ci, group_ci)))
         if sample_ci is not None:
             text = (
                 f"Percentile bootstrap, {sample_ci['n_resamples']} resamples, seed {sample_ci['seed']}, "
@@ -248,9 +284,9 @@ def build_blocks(run: RunData, *, n_resamples: int = 1000, seed: int = 0, n_bins
                 )
                 if group_ci["n_units"] < 10:
                     text += f" With only {group_ci['n_units']} {_group_kind(run)}s that interval is itself uncertain."
-            blocks.append(("p", text))
+            blocks.append(Paragraph(text))
         if m.get("absent_classes") and m.get("n"):
-            blocks.append(("note", "Classes absent from the test set (no recall, excluded from balanced accuracy "
+            blocks.append(Note("Classes absent from the test set (no recall, excluded from balanced accuracy "
                                    f"and macro-F1): {', '.join(m['absent_classes'])}."))
 
     # --- folds
@@ -259,110 +295,110 @@ def build_blocks(run: RunData, *, n_resamples: int = 1000, seed: int = 0, n_bins
 
     # --- per class
     if m is not None and m.get("per_class") and m.get("n"):
-        blocks.append(("h", 2, "Per-class scores"))
+        blocks.append(Heading(2, "Per-class scores"))
         rows = []
         for name in labels:
             c = m["per_class"].get(name, {})
             rows.append([name, pct(c.get("precision")), pct(c.get("recall")), pct(c.get("f1")),
                          num(c.get("support"))])
-        blocks.append(("table", ["class", "precision", "recall", "F1", "support"], rows))
-        blocks.append(("fig", Figure("per-class", figures.per_class_figure(m["per_class"], labels),
+        blocks.append(Table(["class", "precision", "recall", "F1", "support"], rows))
+        blocks.append(FigureBlock(Figure("per-class", figures.per_class_figure(m["per_class"], labels),
                                      "Per-class precision, recall and F1")))
 
     # --- confusion
     if m is not None and m.get("confusion_matrix") and m.get("n"):
         cm = m["confusion_matrix"]
-        blocks.append(("h", 2, "Confusion matrix"))
-        blocks.append(("p", "Rows are true classes, columns predicted classes."))
-        blocks.append(("table", ["true \\ predicted", *labels],
+        blocks.append(Heading(2, "Confusion matrix"))
+        blocks.append(Paragraph("Rows are true classes, columns predicted classes."))
+        blocks.append(Table(["true \\ predicted", *labels],
                        [[name, *[str(v) for v in row]] for name, row in zip(labels, cm)]))
-        blocks.append(("fig", Figure("confusion-counts", figures.confusion_figure(cm, labels),
+        blocks.append(FigureBlock(Figure("confusion-counts", figures.confusion_figure(cm, labels),
                                      "Confusion matrix, counts")))
-        blocks.append(("fig", Figure("confusion-normalised", figures.confusion_figure(cm, labels, normalise=True),
+        blocks.append(FigureBlock(Figure("confusion-normalised", figures.confusion_figure(cm, labels, normalise=True),
                                      "Confusion matrix, each row divided by its support (recall on the diagonal)")))
 
     # --- training curves
     histories = {f.name: f.history for f in run.folds if f.history} if run.folds else {}
     if run.history:
         histories = {"run": run.history, **histories}
-    blocks.append(("h", 2, "Training and validation curves"))
+    blocks.append(Heading(2, "Training and validation curves"))
     if histories:
         rows = [_history_summary(name, rows) for name, rows in histories.items()]
-        blocks.append(("table", ["run", "epochs", "last train acc", "last val acc", "best val acc",
+        blocks.append(Table(["run", "epochs", "last train acc", "last val acc", "best val acc",
                                  "median s/epoch", "total s"], rows))
-        blocks.append(("fig", Figure("curves", figures.curves_figure(histories),
+        blocks.append(FigureBlock(Figure("curves", figures.curves_figure(histories),
                                      "Loss and accuracy per epoch (train and validation)")))
     else:
-        blocks.append(("note", "Not available: the run has no history.jsonl."))
+        blocks.append(Note("Not available: the run has no history.jsonl."))
 
     # --- calibration
-    blocks.append(("h", 2, "Calibration"))
+    blocks.append(Heading(2, "Calibration"))
     if preds is not None and preds.y_true.size:
         rel = reliability(preds.probs, preds.y_true, n_bins=n_bins)
-        blocks.append(("table", ["measure", "value"], [
+        blocks.append(Table(["measure", "value"], [
             ["expected calibration error (ECE)", pct(rel["ece"])],
             ["maximum calibration error", pct(rel["mce"])],
             ["mean confidence", pct(rel["mean_confidence"])],
             ["negative log-likelihood", num(rel["nll"])],
             ["Brier score", num(rel["brier"])],
         ]))
-        blocks.append(("p", f"ECE over {n_bins} equal-width bins of the top probability, weighted by bin size."))
-        blocks.append(("fig", Figure("reliability", figures.reliability_figure(rel),
+        blocks.append(Paragraph(f"ECE over {n_bins} equal-width bins of the top probability, weighted by bin size."))
+        blocks.append(FigureBlock(Figure("reliability", figures.reliability_figure(rel),
                                      "Reliability diagram: accuracy per confidence bin")))
     else:
-        blocks.append(("note", "Not available: needs predictions.npz with probabilities for a non-empty test set."))
+        blocks.append(Note("Not available: needs predictions.npz with probabilities for a non-empty test set."))
 
     # --- groups
     kind = _group_kind(run)
-    blocks.append(("h", 2, f"Accuracy per {kind}"))
+    blocks.append(Heading(2, f"Accuracy per {kind}"))
     if preds is not None and preds.y_true.size and preds.has_groups:
         table = _group_table(run)
         accs = [g["accuracy"] for g in table if g["accuracy"] is not None]
-        blocks.append(("p", f"{len(table)} {kind}s; accuracy across {kind}s: mean {pct(np.mean(accs))} "
+        blocks.append(Paragraph(f"{len(table)} {kind}s; accuracy across {kind}s: mean {pct(np.mean(accs))} "
                             f"± {pct(np.std(accs))} (std), min {pct(np.min(accs))}, max {pct(np.max(accs))}."))
-        blocks.append(("table", [kind, "n", "correct", "accuracy"],
+        blocks.append(Table([kind, "n", "correct", "accuracy"],
                        [[g["group"], str(g["n"]), str(g["correct"]), pct(g["accuracy"])] for g in table]))
-        blocks.append(("fig", Figure("groups", figures.group_figure(table, kind), f"Accuracy per {kind}")))
+        blocks.append(FigureBlock(Figure("groups", figures.group_figure(table, kind), f"Accuracy per {kind}")))
     elif preds is not None and preds.y_true.size:
-        blocks.append(("note", f"Not available: predictions.npz has no {kind} per sample "
+        blocks.append(Note(f"Not available: predictions.npz has no {kind} per sample "
                                "(the protocol is not grouped)."))
     else:
-        blocks.append(("note", "Not available: needs predictions.npz for a non-empty test set."))
+        blocks.append(Note("Not available: needs predictions.npz for a non-empty test set."))
 
     # --- model card
-    blocks.append(("h", 2, "Model card"))
+    blocks.append(Heading(2, "Model card"))
     if isinstance(card, dict):
         rows = [[k, _value_text(card.get(k))] for k in CARD_FIELDS if k in card or k in CARD_EXPECTED]
         rows += [[k, _value_text(v)] for k, v in card.items() if k not in CARD_FIELDS]
-        blocks.append(("table", ["field", "value"], rows))
+        blocks.append(Table(["field", "value"], rows))
         absent = [k for k in CARD_EXPECTED if card.get(k) in (None, "", {}, [])]
         if absent:
             missing.append(f"model card: fields missing or empty: {', '.join(absent)}")
     else:
-        blocks.append(("note", "No model card recorded for this run (metrics.json has model_card: null)."))
+        blocks.append(Note("No model card recorded for this run (metrics.json has model_card: null)."))
         missing.append("model card: not recorded in metrics.json")
 
     # --- configuration
     if run.config:
         import yaml
 
-        blocks.append(("h", 2, "Run configuration"))
-        blocks.append(("code", yaml.safe_dump(run.config, sort_keys=False, allow_unicode=True).rstrip()))
+        blocks.append(Heading(2, "Run configuration"))
+        blocks.append(Code(yaml.safe_dump(run.config, sort_keys=False, allow_unicode=True).rstrip()))
 
     # --- notes and missing, placed right after the summary so they are seen
     extra: list[Block] = []
     if missing:
-        extra.append(("h", 2, "Missing"))
-        extra.append(("list", sorted(dict.fromkeys(missing))))
+        extra.append(Heading(2, "Missing"))
+        extra.append(Bullets(sorted(dict.fromkeys(missing))))
     if notes:
-        extra.append(("h", 2, "Notes"))
-        extra.append(("list", list(dict.fromkeys(notes))))
+        extra.append(Heading(2, "Notes"))
+        extra.append(Bullets(list(dict.fromkeys(notes))))
     insert_at = 4  # after title, facts table, command intro and command
     return blocks[:insert_at] + extra + blocks[insert_at:]
 
 
 def _fold_blocks(run: RunData, figures: Any) -> list[Block]:
-    blocks: list[Block] = [("h", 2, "Folds")]
+    blocks: list[Block] = [Heading(2, "Folds")]
     rows = []
     fold_metrics = []
     test_groups: dict[str, list[str]] = {}
@@ -380,22 +416,22 @@ def _fold_blocks(run: RunData, figures: Any) -> list[Block]:
     pooled = run.metrics or {}
     rows.append(["pooled", num(pooled.get("n")), pct(pooled.get("accuracy")),
                  pct(pooled.get("balanced_accuracy")), pct(pooled.get("macro_f1")), ""])
-    blocks.append(("table", ["fold", "n", "accuracy", "balanced accuracy", "macro-F1", "test groups"], rows))
+    blocks.append(Table(["fold", "n", "accuracy", "balanced accuracy", "macro-F1", "test groups"], rows))
 
     spread = run.across_folds or {}
     srows = []
     for key, name in (("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"), ("macro_f1", "macro-F1")):
         s = spread.get(key) or {}
         srows.append([name, f"{pct(s.get('mean'))} ± {pct(s.get('std'))}", pct(s.get("min")), pct(s.get("max"))])
-    blocks.append(("p", "Spread across folds (mean ± standard deviation of the per-fold scores):"))
-    blocks.append(("table", ["metric", "mean ± std", "min", "max"], srows))
+    blocks.append(Paragraph("Spread across folds (mean ± standard deviation of the per-fold scores):"))
+    blocks.append(Table(["metric", "mean ± std", "min", "max"], srows))
     leaked = {g: f for g, f in test_groups.items() if len(f) > 1}
     if leaked:
         example = ", ".join(f"{g} ({'/'.join(f)})" for g, f in list(leaked.items())[:5])
-        blocks.append(("note", f"{len(leaked)} group(s) appear in the test side of more than one fold: {example}. "
+        blocks.append(Note(f"{len(leaked)} group(s) appear in the test side of more than one fold: {example}. "
                                "These folds are not group-independent."))
     if any(is_number(fm.get("accuracy")) for fm in fold_metrics):
-        blocks.append(("fig", Figure("folds", figures.folds_figure(fold_metrics), "Scores per fold")))
+        blocks.append(FigureBlock(Figure("folds", figures.folds_figure(fold_metrics), "Scores per fold")))
     return blocks
 
 
@@ -433,25 +469,23 @@ def _md_cell(text: str) -> str:
 def render_markdown(blocks: Sequence[Block], figure_names: dict[str, str]) -> str:
     out: list[str] = [f"<!-- {GENERATOR_MARK} -->", ""]
     for block in blocks:
-        kind = block[0]
-        if kind == "h":
-            out += ["#" * block[1] + " " + block[2], ""]
-        elif kind == "p":
-            out += [block[1], ""]
-        elif kind == "note":
-            out += ["> **Note:** " + block[1], ""]
-        elif kind == "list":
-            out += [f"- {item}" for item in block[1]] + [""]
-        elif kind == "code":
-            out += ["```", block[1], "```", ""]
-        elif kind == "table":
-            headers, rows = block[1], block[2]
-            out.append("| " + " | ".join(_md_cell(h) for h in headers) + " |")
-            out.append("|" + "|".join("---" for _ in headers) + "|")
-            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+        if isinstance(block, Heading):
+            out += ["#" * block.level + " " + block.text, ""]
+        elif isinstance(block, Paragraph):
+            out += [block.text, ""]
+        elif isinstance(block, Note):
+            out += ["> **Note:** " + block.text, ""]
+        elif isinstance(block, Bullets):
+            out += [f"- {item}" for item in block.items] + [""]
+        elif isinstance(block, Code):
+            out += ["```", block.text, "```", ""]
+        elif isinstance(block, Table):
+            out.append("| " + " | ".join(_md_cell(h) for h in block.headers) + " |")
+            out.append("|" + "|".join("---" for _ in block.headers) + "|")
+            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
             out.append("")
-        elif kind == "fig":
-            fig: Figure = block[1]
+        elif isinstance(block, FigureBlock):
+            fig = block.figure
             out += [f"![{fig.caption}]({figure_names[fig.slug]})", ""]
     return "\n".join(out).rstrip() + "\n"
 
@@ -459,25 +493,23 @@ def render_markdown(blocks: Sequence[Block], figure_names: dict[str, str]) -> st
 def render_html(blocks: Sequence[Block], title: str) -> str:
     body: list[str] = []
     for block in blocks:
-        kind = block[0]
-        if kind == "h":
-            body.append(f"<h{block[1]}>{_inline_html(block[2])}</h{block[1]}>")
-        elif kind == "p":
-            body.append(f"<p>{_inline_html(block[1])}</p>")
-        elif kind == "note":
-            body.append(f'<p class="note">{_inline_html(block[1])}</p>')
-        elif kind == "list":
-            body.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in block[1]) + "</ul>")
-        elif kind == "code":
-            body.append(f"<pre><code>{html.escape(block[1])}</code></pre>")
-        elif kind == "table":
-            headers, rows = block[1], block[2]
-            head = ("" if not any(headers)
-                    else "<tr>" + "".join(f"<th>{_inline_html(h)}</th>" for h in headers) + "</tr>")
-            trs = "".join("<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in row) + "</tr>" for row in rows)
+        if isinstance(block, Heading):
+            body.append(f"<h{block.level}>{_inline_html(block.text)}</h{block.level}>")
+        elif isinstance(block, Paragraph):
+            body.append(f"<p>{_inline_html(block.text)}</p>")
+        elif isinstance(block, Note):
+            body.append(f'<p class="note">{_inline_html(block.text)}</p>')
+        elif isinstance(block, Bullets):
+            body.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in block.items) + "</ul>")
+        elif isinstance(block, Code):
+            body.append(f"<pre><code>{html.escape(block.text)}</code></pre>")
+        elif isinstance(block, Table):
+            head = ("" if not any(block.headers)
+                    else "<tr>" + "".join(f"<th>{_inline_html(h)}</th>" for h in block.headers) + "</tr>")
+            trs = "".join("<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in row) + "</tr>" for row in block.rows)
             body.append(f"<table>{head}{trs}</table>")
-        elif kind == "fig":
-            fig: Figure = block[1]
+        elif isinstance(block, FigureBlock):
+            fig = block.figure
             data = base64.b64encode(fig.png).decode("ascii")
             body.append(f'<figure><img alt="{html.escape(fig.caption)}" src="data:image/png;base64,{data}">'
                         f"<figcaption>{html.escape(fig.caption)}</figcaption></figure>")
@@ -532,17 +564,17 @@ def write_report(
     figure_paths: list[Path] = []
     names: dict[str, str] = {}
     for block in blocks:
-        if block[0] == "fig":
-            fig: Figure = block[1]
+        if isinstance(block, FigureBlock):
+            fig = block.figure
             name = f"report-{fig.slug}.png"
             (out / name).write_bytes(fig.png)
             names[fig.slug] = name
             figure_paths.append(out / name)
-    title = next(b[2] for b in blocks if b[0] == "h")
+    title = next(b.text for b in blocks if isinstance(b, Heading))
     md_path.write_text(render_markdown(blocks, names), encoding="utf-8")
     html_path.write_text(render_html(blocks, title), encoding="utf-8")
     missing: list[str] = []
     for block_index, block in enumerate(blocks):
-        if block[0] == "h" and block[2] == "Missing":
-            missing = list(blocks[block_index + 1][1])
+        if isinstance(block, Heading) and block.text == "Missing":
+            missing = list(blocks[block_index + 1].items)
     return ReportPaths(html=html_path, markdown=md_path, figures=figure_paths, missing=missing)

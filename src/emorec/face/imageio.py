@@ -98,20 +98,14 @@ def load_image(
 
 
 def read_file(path: str | os.PathLike, label: str | None = None) -> bytes:
-    """The file's bytes, or an InputError saying why they cannot be read."""
+    """The file's bytes, or an InputError saying why they cannot be read.
+
+    Only regular files are read (no /dev/zero, no FIFO), and the size is checked first.
+    """
+    from emorec.inputs import read_bytes
+
     label = label or str(path)
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise InputError(f"{label}: file not found: check the path") from None
-    except IsADirectoryError:
-        raise InputError(f"{label}: is a folder, not an image file") from None
-    except PermissionError:
-        raise InputError(f"{label}: permission denied: make the file readable (chmod +r)") from None
-    except OSError as exc:
-        raise InputError(f"{label}: cannot read the file ({exc.strerror or exc}): check the disk or copy it elsewhere") from None
+    data = read_bytes(path, label, what="image file")
     if not data:
         raise InputError(f"{label}: file is empty (0 bytes): re-export or re-download the image")
     return data
@@ -137,8 +131,9 @@ def load_gray_reduced(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     min_side: int = MIN_SIDE,
     color_order: Literal["bgr", "rgb"] = "bgr",
+    mode: Mode = "gray",
 ) -> tuple[np.ndarray, float, float]:
-    """Grayscale for face detection, decoding large JPEGs at 1/2, 1/4 or 1/8 size.
+    """Grayscale (or BGR with ``mode="bgr"``) for face detection, decoding large JPEGs at 1/2, 1/4 or 1/8 size.
 
     libjpeg can skip most of the work of decoding a 12 MP photo when only a
     ~1000 px version is needed (DCT scaling), which is all a detector that
@@ -155,9 +150,9 @@ def load_gray_reduced(
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     else:
-        gray = load_image(source, mode="gray", name=label, max_pixels=max_pixels, min_side=min_side, color_order=color_order)
-        return gray, 1.0, 1.0
-    return _decode(data, "gray", label, max_pixels, min_side, keep_long_side)
+        image = load_image(source, mode=mode, name=label, max_pixels=max_pixels, min_side=min_side, color_order=color_order)
+        return image, 1.0, 1.0
+    return _decode(data, mode, label, max_pixels, min_side, keep_long_side)
 
 
 _REDUCED_GRAY_FLAGS = {2: "IMREAD_REDUCED_GRAYSCALE_2", 4: "IMREAD_REDUCED_GRAYSCALE_4", 8: "IMREAD_REDUCED_GRAYSCALE_8"}
@@ -282,6 +277,11 @@ def _open_header(data: bytes, name: str) -> PILImage.Image:
         except Image.DecompressionBombError as exc:
             raise _bomb_error(name, exc) from None
         except UnidentifiedImageError:
+            from emorec.inputs import declared_image_size
+
+            size = declared_image_size(data)
+            if size is not None and 0 in size:  # PIL cannot identify an image without pixels
+                raise InputError(f"{name}: image is empty ({size[0]}x{size[1]} pixels): re-export the image") from None
             raise InputError(
                 f"{name}: not an image file or an unsupported format: use JPEG, PNG, BMP, TIFF or WebP"
             ) from None

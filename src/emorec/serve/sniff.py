@@ -48,10 +48,14 @@ def sniff(head: bytes) -> Sniffed:
     if h.startswith(b"ID3") or (len(h) > 1 and h[0] == 0xFF and (h[1] & 0xE0) == 0xE0):
         return Sniffed("mp3", "audio", True)
     if h.startswith(b"\x1aE\xdf\xa3"):
-        # Matroska/WebM, what MediaRecorder produces in Chromium; libsndfile cannot read it.
-        return Sniffed("webm", "audio", False)
-    if h[4:8] == b"ftyp":
-        return Sniffed("mp4", "audio", False)
+        # Matroska/WebM, what MediaRecorder produces in Chromium: its sound track is read through PyAV.
+        return Sniffed("webm", "audio", True)
+    if h[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free"):
+        return Sniffed("mp4", "audio", True)  # MP4 / QuickTime (mov, m4a): sound track through PyAV
+    if h[:3] == b"FLV":
+        return Sniffed("flv", "audio", True)
+    if h[:4] == b"RIFF" and h[8:12] == b"AVI ":
+        return Sniffed("avi", "audio", True)
     if h.startswith(b"%PDF"):
         return Sniffed("pdf", "other", False)
     if h.startswith(b"PK\x03\x04"):

@@ -3,12 +3,20 @@
 Accepts ``multipart/form-data`` (field ``file``, or the first part with a file name)
 or a raw body (``curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg'``).
 Nothing touches the disk: the bytes stay in memory and are dropped with the request.
+
+Slow clients cannot starve the service: an upload holds an :class:`UploadGate`
+place (bounded separately from the processing slots, which are taken only once
+the body is complete), and must keep an average rate of ``min_rate`` bytes/s
+after a short grace period, or it is cut off with 408.
 """
 from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from emorec.serve.errors import ApiError
@@ -25,6 +33,42 @@ class Upload:
     filename: str
     data: bytes
     declared_type: str  # what the client said; informative only, never trusted
+
+
+class UploadGate:
+    """At most ``limit`` uploads being received at once; more are refused with 503 + Retry-After.
+
+    Example:
+        >>> gate = UploadGate(1)
+        >>> with gate.enter():
+        ...     gate.full
+        True
+    """
+
+    def __init__(self, limit: int, retry_after: int = 1) -> None:
+        self.limit = max(1, int(limit))
+        self.retry_after = retry_after
+        self.active = 0
+        self.rejected = 0
+        self._lock = threading.Lock()
+
+    @property
+    def full(self) -> bool:
+        return self.active >= self.limit
+
+    @contextmanager
+    def enter(self) -> Iterator[None]:
+        with self._lock:
+            if self.active >= self.limit:
+                self.rejected += 1
+                raise ApiError(503, "busy", f"the server is receiving {self.limit} uploads already; retry in a moment",
+                               headers={"Retry-After": str(self.retry_after)})
+            self.active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.active -= 1
 
 
 def clean_filename(raw: str | None, default: str = "upload") -> str:
@@ -54,10 +98,21 @@ def _fmt_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
-async def read_upload(request, max_bytes: int, what: str, deadline: float) -> Upload:  # noqa: ANN001
+@dataclass(frozen=True)
+class Pace:
+    """When an upload counts as too slow: past ``deadline`` (a ``time.monotonic()`` value), or
+    averaging under ``min_rate`` bytes/s once ``grace`` seconds have passed (0: no rate check)."""
+
+    deadline: float
+    min_rate: float = 0.0
+    grace: float = 0.0
+
+
+async def read_upload(request, max_bytes: int, what: str, deadline: float | Pace) -> Upload:  # noqa: ANN001
     """Stream the request body and return the uploaded file, or raise ApiError.
 
-    ``deadline`` is a ``time.monotonic()`` value: a client that uploads too slowly gets 408.
+    ``deadline`` is a ``time.monotonic()`` value or a :class:`Pace`: a client that
+    uploads too slowly gets 408.
     """
     length = request.headers.get("content-length")
     if length is not None:
@@ -77,24 +132,41 @@ async def read_upload(request, max_bytes: int, what: str, deadline: float) -> Up
     return await _read_raw(request, content_type, max_bytes, what, deadline)
 
 
-async def _chunks(request, deadline: float):  # noqa: ANN001
+def _too_slow(pace: Pace, received: int, now: float, start: float) -> ApiError:
+    if now >= pace.deadline:
+        return ApiError(408, "request_timeout", "the upload took too long; try again or send a smaller file")
+    rate = received / max(now - start, 1e-9)
+    return ApiError(408, "request_timeout",
+                    f"the upload is too slow ({_fmt_bytes(int(rate))}/s; the server needs at least "
+                    f"{_fmt_bytes(int(pace.min_rate))}/s); check the connection and try again")
+
+
+async def _chunks(request, deadline: float | Pace):  # noqa: ANN001
+    pace = deadline if isinstance(deadline, Pace) else Pace(deadline)
     stream = request.stream().__aiter__()
+    start = time.monotonic()
+    received = 0
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ApiError(408, "request_timeout", "the upload took too long; try again or send a smaller file")
+        # The next chunk must come before the overall deadline, and before the average rate
+        # since the end of the grace period drops under min_rate.
+        cutoff = pace.deadline
+        if pace.min_rate > 0:
+            cutoff = min(cutoff, start + pace.grace + received / pace.min_rate)
+        now = time.monotonic()
+        if cutoff - now <= 0:
+            raise _too_slow(pace, received, now, start)
         try:
-            chunk = await asyncio.wait_for(stream.__anext__(), timeout=remaining)
+            chunk = await asyncio.wait_for(stream.__anext__(), timeout=cutoff - now)
         except StopAsyncIteration:
             return
         except asyncio.TimeoutError:
-            raise ApiError(408, "request_timeout",
-                           "the upload took too long; try again or send a smaller file") from None
+            raise _too_slow(pace, received, time.monotonic(), start) from None
         if chunk:
+            received += len(chunk)
             yield chunk
 
 
-async def _read_raw(request, content_type: str, max_bytes: int, what: str, deadline: float) -> Upload:  # noqa: ANN001
+async def _read_raw(request, content_type: str, max_bytes: int, what: str, deadline: float | Pace) -> Upload:  # noqa: ANN001
     body = bytearray()
     async for chunk in _chunks(request, deadline):
         body += chunk
@@ -104,7 +176,7 @@ async def _read_raw(request, content_type: str, max_bytes: int, what: str, deadl
     return Upload(filename=name, data=bytes(body), declared_type=content_type)
 
 
-async def _read_multipart(request, content_type: str, max_bytes: int, what: str, deadline: float) -> Upload:  # noqa: ANN001
+async def _read_multipart(request, content_type: str, max_bytes: int, what: str, deadline: float | Pace) -> Upload:  # noqa: ANN001
     MultipartParser, parse_options_header = _multipart()
 
     _, params = parse_options_header(content_type)
@@ -133,7 +205,7 @@ async def _read_multipart(request, content_type: str, max_bytes: int, what: str,
     chosen = state.file_part()
     if chosen is None:
         raise ApiError(400, "missing_file", "no file in the form: send it as multipart field 'file'")
-    return Upload(filename=clean_filename(chosen.filename), data=bytes(chosen.data),
+    return Upload(filename=clean_filename(chosen.filename), data=bytes(chosen.data or b""),
                   declared_type=chosen.content_type)
 
 

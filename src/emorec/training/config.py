@@ -1,7 +1,12 @@
-"""Run configs: dataclasses saved as YAML beside every run so ``--config run.yaml`` reproduces it."""
+"""Run configs: dataclasses saved as YAML beside every run so ``--config run.yaml`` reproduces it.
+
+:class:`BaseTrainConfig` holds the optimiser and run fields that the face and
+voice configs share (each modality keeps its own defaults); no torch here.
+"""
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 import shlex
 import sys
 from pathlib import Path
@@ -12,6 +17,39 @@ import yaml
 from emorec.errors import EmorecError
 
 T = TypeVar("T")
+
+
+@dataclass
+class BaseTrainConfig:
+    """Fields every training run has; :meth:`train_config` turns them into the trainer's options."""
+
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: int = 2
+    patience: int = 12  # epochs without validation improvement before stopping
+    min_epochs: int = 0  # never stop before this epoch
+    label_smoothing: float = 0.0
+    class_balanced: bool = True  # inverse-frequency class weights in the loss
+    monitor: str = "balanced_accuracy"  # early-stopping score on the validation split
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    amp: bool = True  # bf16 autocast on CUDA; ignored on CPU
+    only_folds: list[int] = field(default_factory=list)  # 1-based subset of folds; empty = all
+    out: str = "runs/run"
+
+    def train_config(self, *, validate: bool = True, num_workers: int = 0) -> Any:
+        """The :class:`emorec.training.trainer.TrainConfig` of this run (no early stopping without validation)."""
+        from emorec.training.trainer import TrainConfig
+
+        return TrainConfig(
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+            warmup_epochs=self.warmup_epochs, patience=self.patience if validate else 0,
+            label_smoothing=self.label_smoothing, class_balanced=self.class_balanced, seed=self.seed,
+            device=self.device, amp=self.amp, num_workers=num_workers, min_epochs=self.min_epochs,
+            monitor=self.monitor,
+        )
 
 
 def save_config(config: Any, path: str | Path, extra: dict[str, Any] | None = None) -> Path:

@@ -1,12 +1,19 @@
-"""Export trained torch models to ONNX with their model card, optionally int8-quantised.
+"""One export path for both modalities: ONNX graph, parity check, compact weights, model card.
 
-The exported graph ends in a softmax (``outputs_probabilities`` in the card) and
-can average the prediction of the image and its mirror (``tta_flip``).
+- :func:`export_onnx` traces a face model (softmax at the end, optional mirror
+  averaging ``tta_flip``); voice graphs come from :func:`emorec.training.voice.models.export_onnx`.
+- :func:`check_parity` runs the exported file under ONNX Runtime and compares it
+  with torch on the same input: every export calls it before writing a card.
+- :func:`quantize_int8` (static, calibrated) and :func:`compact_weights` (int8 +
+  float16, no calibration) shrink a checked float32 graph.
+- :func:`write_card` writes the card with the same keys for both sides, the
+  licence taken from the training data's entries in :mod:`emorec.datasets.registry`.
 """
 from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +104,39 @@ def compact_weights(fp32_path: Path, out_path: Path, min_elements: int = 1024) -
     return out_path
 
 
-def write_card(onnx_path: Path, **fields: Any) -> Path:
-    card = ModelCard(onnx_sha256=sha256_file(onnx_path), emorec_version=__version__, **fields)
+def check_parity(onnx_path: Path, inputs: np.ndarray, torch_probabilities: Callable[[torch.Tensor], torch.Tensor],
+                 *, atol: float = 1e-4, what: str = "the model") -> float:
+    """Max |ONNX - torch| on ``inputs``; raise EmorecError when it exceeds ``atol``."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: inputs})[0]
+    with torch.no_grad():
+        want = torch_probabilities(torch.from_numpy(inputs)).float().numpy()
+    diff = float(np.abs(got - want).max()) if got.size else 0.0
+    if got.shape != want.shape or not np.allclose(got, want, atol=atol):
+        raise EmorecError(f"ONNX export of {what} disagrees with torch (max diff {diff:.2e})")
+    return diff
+
+
+def face_probabilities(model: nn.Module, tta_flip: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What the exported face graph computes, in torch (for :func:`check_parity`)."""
+    return _Probabilities(model.cpu().eval(), tta_flip).eval()
+
+
+def write_card(onnx_path: Path, *, datasets: Iterable[str] = (), license: str | None = None, **fields: Any) -> Path:
+    """Write ``onnx_path``'s card (checksum, version); ``license`` defaults to the datasets' terms."""
+    from emorec.datasets.registry import dataset_license
+
+    if license is None:
+        license = dataset_license(datasets, fallback="see the training data's terms")
+    card = ModelCard(onnx_sha256=sha256_file(onnx_path), emorec_version=__version__, license=license, **fields)
     return card.save(onnx_path.with_suffix(".json"))
+
+
+def corpus_names(specs: Iterable[str]) -> list[str]:
+    """Dataset names of ``--corpus`` specs (``NAME`` or ``NAME=PATH``)."""
+    return [str(s).partition("=")[0].strip().lower().replace("-", "") for s in specs]
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:

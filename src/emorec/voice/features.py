@@ -10,6 +10,12 @@ rounding.
 ``summary162`` (zero-crossing rate 1, chroma 12, MFCC 20, RMS 1, mel means 128)
 needs librosa and ``egemaps`` needs opensmile; both are imported only when used.
 
+Feature kinds are a registry (:data:`FEATURES`, keyed by the card's
+``input.features.kind``): each :class:`FeatureKind` says whether it is a frame
+sequence, how many values it yields and how raw audio becomes what the cache
+stores. A new front end registers one entry (or, from another package, the
+``emorec.features`` entry-point group) and every card naming it just works.
+
 >>> cfg = FeatureConfig()
 >>> x = np.random.default_rng(0).normal(size=16000).astype("float32") * 0.1
 >>> extract(x, cfg).shape
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 from typing import Any
@@ -26,9 +33,32 @@ from typing import Any
 import numpy as np
 
 from emorec.errors import InputError
+from emorec.registry import Registry
 
-KINDS = ("logmel", "mfcc", "summary162", "egemaps")
+KINDS = ("logmel", "mfcc", "summary162", "egemaps")  # the built-in kinds, in documentation order
 SEQUENCE_KINDS = ("logmel", "mfcc")
+
+
+@dataclass(frozen=True)
+class FeatureKind:
+    """One feature front end. ``base(x, cfg)`` is what the cache stores (raw log-mel frames for
+    sequence kinds, which :func:`finalize` turns into model input; the vector itself otherwise)."""
+
+    name: str
+    sequence: bool
+    dim: Callable[[FeatureConfig], int]
+    base: Callable[[np.ndarray, FeatureConfig], np.ndarray]
+
+
+FEATURES: Registry[FeatureKind] = Registry("feature kind", entry_point_group="emorec.features")
+
+
+def register_feature_kind(kind: FeatureKind, *, replace: bool = False) -> FeatureKind:
+    return FEATURES.register(kind.name, kind, replace=replace)
+
+
+def feature_kind(name: str) -> FeatureKind:
+    return FEATURES.get(name)
 
 
 @dataclass(frozen=True)
@@ -67,8 +97,9 @@ class FeatureConfig:
     trim_db: float | None = 40.0
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"feature kind {self.kind!r} unknown: use one of {', '.join(KINDS)}")
+        if self.kind not in FEATURES:
+            names = [*KINDS, *(n for n in FEATURES.list() if n not in KINDS)]
+            raise ValueError(f"feature kind {self.kind!r} unknown: use one of {', '.join(names)}")
         if self.normalize not in ("utterance", "scalar", "none"):
             raise ValueError("normalize must be 'utterance', 'scalar' or 'none'")
         if self.deltas not in (0, 1, 2):
@@ -76,17 +107,12 @@ class FeatureConfig:
 
     @property
     def is_sequence(self) -> bool:
-        return self.kind in SEQUENCE_KINDS
+        return FEATURES.get(self.kind).sequence
 
     @property
     def dim(self) -> int:
         """Channels per frame (sequences) or vector length (summaries)."""
-        if self.kind == "summary162":
-            return 162
-        if self.kind == "egemaps":
-            return 88
-        base = self.n_mels if self.kind == "logmel" else self.n_mfcc
-        return base * (1 + self.deltas)
+        return FEATURES.get(self.kind).dim(self)
 
     @property
     def frames_per_second(self) -> float:
@@ -279,13 +305,18 @@ def base_features(x: np.ndarray, cfg: FeatureConfig, trimmed: bool = False) -> n
         raise InputError("cannot compute features of an empty signal")
     if cfg.trim_db is not None and not trimmed:
         x = trim_silence(x, cfg.sample_rate, cfg.trim_db)
-    if cfg.is_sequence:
-        return log_mel(x, cfg)
-    if cfg.kind == "summary162":
-        return summary162(x, cfg.sample_rate)
-    return egemaps(x, cfg.sample_rate)
+    return FEATURES.get(cfg.kind).base(x, cfg)
 
 
 def extract(x: np.ndarray, cfg: FeatureConfig, trimmed: bool = False) -> np.ndarray:
     """Model-ready features of a mono signal at ``cfg.sample_rate``, per ``cfg``."""
     return finalize(base_features(x, cfg, trimmed), cfg)
+
+
+for _kind in (
+    FeatureKind("logmel", True, lambda c: c.n_mels * (1 + c.deltas), log_mel),
+    FeatureKind("mfcc", True, lambda c: c.n_mfcc * (1 + c.deltas), log_mel),  # DCT applied in finalize
+    FeatureKind("summary162", False, lambda c: 162, lambda x, c: summary162(x, c.sample_rate)),
+    FeatureKind("egemaps", False, lambda c: 88, lambda x, c: egemaps(x, c.sample_rate)),
+):
+    register_feature_kind(_kind)

@@ -32,24 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from emorec.errors import EmorecError, InputError
+from emorec.errors import EmorecError, InputError, UsageError
+from emorec.contract import check_error_policy
+from emorec.results import Segment
 from emorec.voice.audio import SILENCE_PEAK, audio_info, check_signal, resample, to_mono, trim_bounds
 from emorec.voice.features import FeatureConfig, extract
+from emorec.voice.loudness import normalize_loudness
 
 
-@dataclass
-class VoiceSegment:
-    """Emotion of one stretch of speech, times in seconds from the start."""
-
-    start: float
-    end: float
-    label: str
-    score: float
-    scores: dict[str, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"start": round(self.start, 3), "end": round(self.end, 3), "label": self.label,
-                "score": self.score, "scores": dict(self.scores)}
+VoiceSegment = Segment  # the shared timed-result type (emorec.results)
 
 
 @dataclass
@@ -89,15 +80,20 @@ class VoiceEmotionRecognizer:
 
     ``model``: path of an ``.onnx`` file with its ``.json`` card beside it;
     default: the model shipped in the package. ``vad``: ``auto`` (silero when
-    installed, else energy), ``silero`` or ``energy``.
+    installed, else energy), ``silero``, ``energy`` or any registered segmenter.
+    ``providers``: ONNX Runtime providers, ``"cpu"`` (default, or $EMOREC_PROVIDERS),
+    ``"auto"`` (CUDA when available) or ``"cuda"``.
     """
 
+    task = "voice"
+
     def __init__(self, model: str | Path | None = None, vad: str = "auto", threads: int | None = None,
-                 single_seconds: float | None = None, block_seconds: float = 20.0) -> None:
+                 single_seconds: float | None = None, block_seconds: float = 20.0,
+                 providers: str | list[str] | None = None) -> None:
         from emorec.runtime import OnnxModel, packaged_model
 
         path = Path(model) if model is not None else packaged_model("voice")
-        self.model = OnnxModel.load(path, threads=threads)
+        self.model = OnnxModel.load(path, threads=threads, providers=providers)
         card = self.model.card
         if card.task != "voice":
             raise EmorecError(f"{path} is a {card.task!r} model, not a voice model")
@@ -112,8 +108,10 @@ class VoiceEmotionRecognizer:
         self.block_seconds = block_seconds
         self.vad_name = vad
         self._vad = None
-        if vad not in ("auto", "silero", "energy"):
-            raise EmorecError(f"vad {vad!r} unknown: use auto, silero or energy")
+        from emorec.voice.vad import SEGMENTERS
+
+        if isinstance(vad, str) and vad not in SEGMENTERS:
+            raise UsageError(f"vad {vad!r} unknown: use {', '.join(SEGMENTERS.list())}")
 
     @property
     def labels(self) -> list[str]:
@@ -124,24 +122,20 @@ class VoiceEmotionRecognizer:
         return self.model.card
 
     def _get_vad(self):
-        from emorec.voice.vad import EnergyVad, SileroVad, default_vad
+        from emorec.voice.vad import get_vad
 
         if self._vad is None:
-            if self.vad_name == "energy":
-                self._vad = EnergyVad()
-            elif self.vad_name == "silero":
-                try:
-                    self._vad = SileroVad()
-                except (FileNotFoundError, ImportError):
-                    raise EmorecError("silero-vad is not installed: pip install --no-deps silero-vad, or use vad='energy'") from None
-            else:
-                self._vad = default_vad()
+            try:
+                self._vad = get_vad(self.vad_name)
+            except (FileNotFoundError, ImportError):
+                raise EmorecError("silero-vad is not installed: pip install --no-deps silero-vad, or use vad='energy'") from None
         return self._vad
 
     # -- core ---------------------------------------------------------------------------------
     def classify(self, audio: np.ndarray) -> np.ndarray:
         """Probabilities (n_labels,) for one utterance at 16 kHz (silence is trimmed inside)."""
-        feats = extract(audio, self.features)
+        # One speech level for every input (the features are level-invariant; this keeps it so at the edges).
+        feats = extract(normalize_loudness(audio, self.sample_rate), self.features)
         return self.model.run(feats[None].astype(np.float32))[0]
 
     def _scores(self, probs: np.ndarray) -> dict[str, float]:
@@ -189,11 +183,22 @@ class VoiceEmotionRecognizer:
         return VoiceResult(self.labels[i], round(float(probs[i]), 6), self._scores(probs), segs, duration)
 
     # -- public API ---------------------------------------------------------------------------
-    def predict(self, source: str | Path | np.ndarray, sample_rate: int | None = None) -> VoiceResult:
-        """Emotion of a file (wav/flac/ogg/mp3) or of an array with its ``sample_rate``."""
+    def predict(self, source: str | Path | bytes | np.ndarray, sample_rate: int | None = None, *,
+                name: str | None = None) -> VoiceResult:
+        """Emotion of a file (wav/flac/ogg/mp3), its bytes, or an array with its ``sample_rate``.
+
+        ``name`` becomes the result's ``path`` (default: the file's path; None for arrays).
+        """
         if isinstance(source, (str, Path)):
-            return self._predict_file(Path(source))
-        return self._predict_array(source, sample_rate)
+            result = self._predict_file(Path(source))
+        elif isinstance(source, (bytes, bytearray, memoryview)):
+            samples, rate = _decode_bytes(bytes(source), name or "audio bytes")
+            result = self._predict_array(samples, rate)
+        else:
+            result = self._predict_array(source, sample_rate)
+        if name is not None:
+            result.path = name
+        return result
 
     def _predict_array(self, x: Any, sample_rate: int | None) -> VoiceResult:
         from emorec.voice.vad import segment_array
@@ -210,7 +215,7 @@ class VoiceEmotionRecognizer:
             arr = arr.T  # (channels, samples) -> (samples, channels)
         mono = to_mono(arr)
         check_signal(mono, "audio array")
-        mono = resample(mono, int(sample_rate), self.sample_rate)
+        mono = normalize_loudness(resample(mono, int(sample_rate), self.sample_rate), self.sample_rate)
         duration = mono.size / self.sample_rate
         if duration <= self.single_seconds:
             return self._utterance(mono, duration)
@@ -227,7 +232,7 @@ class VoiceEmotionRecognizer:
 
         info = audio_info(path)
         if info.duration <= self.single_seconds:
-            x = read_audio(path, self.sample_rate)
+            x = normalize_loudness(read_audio(path, self.sample_rate), self.sample_rate)
             result = self._utterance(x, x.size / self.sample_rate)
         else:
             peak = 0.0
@@ -244,12 +249,32 @@ class VoiceEmotionRecognizer:
         result.path = str(path)
         return result
 
-    def predict_batch(self, paths: Iterable[str | Path]) -> list[VoiceResult]:
-        """Predict many files; a bad file gives a result with ``error`` instead of stopping the batch."""
+    def predict_batch(self, paths: Iterable[str | Path | bytes], *, errors: str = "return") -> list[VoiceResult]:
+        """Predict many inputs; with ``errors="return"`` (default) a bad one gives a result whose
+        ``error`` says why and the batch goes on, with ``errors="raise"`` its InputError is raised."""
+        check_error_policy(errors)
         results = []
         for p in paths:
+            raw = isinstance(p, (bytes, bytearray, memoryview))
             try:
-                results.append(self.predict(Path(p)))
+                results.append(self.predict(p if raw else Path(p)))
             except InputError as exc:
-                results.append(VoiceResult.failed(str(exc), str(p)))
+                if errors == "raise":
+                    raise
+                results.append(VoiceResult.failed(str(exc), None if raw else str(p)))
         return results
+
+
+def _decode_bytes(data: bytes, name: str) -> tuple[np.ndarray, int]:
+    """Samples and rate of an encoded audio file held in memory (wav, flac, ogg, mp3)."""
+    import io
+
+    import soundfile as sf
+
+    if not data:
+        raise InputError(f"{name}: empty: nothing to analyse")
+    try:
+        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
+    except Exception as exc:  # soundfile raises its own LibsndfileError / RuntimeError
+        raise InputError(f"{name}: not a readable audio file ({exc}): pass wav, flac, ogg or mp3") from None
+    return samples, int(rate)

@@ -19,11 +19,14 @@ at most one segment of audio in memory.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from emorec.registry import Registry
 
 SAMPLE_RATE = 16000
 FRAME = 512  # 32 ms at 16 kHz: silero's frame
@@ -45,10 +48,28 @@ class VadConfig:
 
 
 @dataclass
-class Segment:
+class SpeechChunk:
+    """A stretch of speech found by the segmenter, with its samples (not an emotion result)."""
+
     start: float  # seconds from the start of the recording
     end: float
     audio: np.ndarray  # the segment's samples (16 kHz mono)
+
+
+Segment = SpeechChunk  # the older name
+
+
+class SpeechStream(Protocol):
+    """One recording's detector state: speech probability per 32 ms frame of the samples fed."""
+
+    def probs(self, samples: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class SpeechDetector(Protocol):
+    """A voice activity detector (like face detectors, found by name in :data:`SEGMENTERS`)."""
+
+    def new_stream(self) -> SpeechStream: ...
 
 
 def silero_model_path() -> Path | None:
@@ -166,10 +187,26 @@ def default_vad() -> SileroVad | EnergyVad:
         return EnergyVad()
 
 
+# Speech detectors by name (``--vad NAME``); plug-ins through the ``emorec.segmenters`` entry points.
+SEGMENTERS: Registry[Callable[[], SpeechDetector]] = Registry("speech segmenter", entry_point_group="emorec.segmenters")
+SEGMENTERS.register("auto", default_vad)
+SEGMENTERS.register("silero", SileroVad)
+SEGMENTERS.register("energy", EnergyVad)
+
+
+def get_vad(name: str | SpeechDetector = "auto") -> SpeechDetector:
+    """A speech detector by registry name (or ``name`` itself if it already is one)."""
+    if isinstance(name, str):
+        return SEGMENTERS.get(name)()
+    if not callable(getattr(name, "new_stream", None)):
+        raise TypeError(f"{name!r} has no new_stream() method")
+    return name
+
+
 class StreamingSegmenter:
     """Turn blocks of 16 kHz audio into speech segments, one pass, bounded memory."""
 
-    def __init__(self, vad: SileroVad | EnergyVad | None = None, cfg: VadConfig = VadConfig()) -> None:
+    def __init__(self, vad: SpeechDetector | None = None, cfg: VadConfig = VadConfig()) -> None:
         self.vad = vad if vad is not None else default_vad()
         self.stream = self.vad.new_stream()  # this recording's detector state
         self.cfg = cfg
@@ -187,12 +224,12 @@ class StreamingSegmenter:
         self.min_silence = max(1, int(round(cfg.min_silence_s * SAMPLE_RATE / FRAME)))
         self.min_speech = max(1, int(round(cfg.min_speech_s * SAMPLE_RATE / FRAME)))
 
-    def _emit(self, start: int, end: int, speech_frames: int) -> Segment | None:
+    def _emit(self, start: int, end: int, speech_frames: int) -> SpeechChunk | None:
         start, end = max(start, 0), min(end, self.n)
         if speech_frames < self.min_speech or end <= start:
             return None
         audio = self.buf[start - self.buf_start : end - self.buf_start].copy()
-        return Segment(start / SAMPLE_RATE, end / SAMPLE_RATE, audio)
+        return SpeechChunk(start / SAMPLE_RATE, end / SAMPLE_RATE, audio)
 
     def _trim_buffer(self, keep_from: int) -> None:
         keep_from = max(keep_from, self.buf_start)
@@ -200,7 +237,7 @@ class StreamingSegmenter:
             self.buf = self.buf[keep_from - self.buf_start :]
             self.buf_start = keep_from
 
-    def feed(self, block: np.ndarray) -> list[Segment]:
+    def feed(self, block: np.ndarray) -> list[SpeechChunk]:
         """Add samples; return the segments that ended inside them."""
         block = np.asarray(block, dtype=np.float32).reshape(-1)
         self.buf = np.concatenate([self.buf, block])
@@ -242,7 +279,7 @@ class StreamingSegmenter:
         self._trim_buffer(keep)
         return out
 
-    def flush(self) -> list[Segment]:
+    def flush(self) -> list[SpeechChunk]:
         """End of the recording: close an open segment."""
         out: list[Segment] = []
         if self.active:
@@ -255,7 +292,7 @@ class StreamingSegmenter:
         return out
 
 
-def segment_stream(blocks: Iterable[np.ndarray], vad=None, cfg: VadConfig = VadConfig()) -> Iterator[Segment]:
+def segment_stream(blocks: Iterable[np.ndarray], vad=None, cfg: VadConfig = VadConfig()) -> Iterator[SpeechChunk]:
     """Speech segments of a recording given as blocks (see :func:`emorec.voice.audio.stream_audio`)."""
     seg = StreamingSegmenter(vad, cfg)
     for block in blocks:
@@ -263,7 +300,7 @@ def segment_stream(blocks: Iterable[np.ndarray], vad=None, cfg: VadConfig = VadC
     yield from seg.flush()
 
 
-def segment_array(x: np.ndarray, vad=None, cfg: VadConfig = VadConfig(), block_seconds: float = 20.0) -> list[Segment]:
+def segment_array(x: np.ndarray, vad=None, cfg: VadConfig = VadConfig(), block_seconds: float = 20.0) -> list[SpeechChunk]:
     """Speech segments of an in-memory 16 kHz signal."""
     step = int(block_seconds * SAMPLE_RATE)
     return list(segment_stream((x[i : i + step] for i in range(0, max(x.size, 1), step)), vad, cfg))

