@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 EMOREC := $(VENV)/bin/emorec
 export EMOREC_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test test-fast test-deps lint lint-format docs format bench bench-quick install install-dev clean
+.PHONY: demo test test-peer test-fast test-deps lint lint-format docs format bench bench-quick install install-dev clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,12 +43,16 @@ test-deps:
 	fi
 
 test: $(VENV)/.installed-dev test-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not peer"
+
+# Checks against the fer peer package; its venv is made by `python benchmarks/fer_peer.py` (downloads from PyPI).
+test-peer: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -m peer
 
 # The quick tier (under 3 minutes on 2 cores): no training on real or synthetic data, no load or
 # browser tests, no wheel build. Tests marked `slow` (pyproject.toml markers) run only in `make test`.
 test-fast: $(VENV)/.installed-dev
-	$(PY) -m pytest -q -m "not slow and not browser"
+	$(PY) -m pytest -q -m "not slow and not browser and not peer"
 
 # Files already in `ruff format` style; the rest of the tree is formatted in one go later (`make format`).
 FORMATTED := src/emorec/outputs.py src/emorec/inputs.py src/emorec/serve/protocol.py \

@@ -41,10 +41,10 @@ def test_fer_pipeline_follows_fers_steps_on_a_real_face():
     np.testing.assert_allclose(crops[0, :, :, 0], (expected / 255.0 - 0.5) * 2.0, atol=1e-6)
 
 
-def test_fer_source_constants_are_read_when_the_peer_venv_exists():
+@pytest.mark.peer
+def test_fer_source_constants_are_read_from_the_peer_venv():
     found = sorted(PEER_FER.glob("python*/site-packages/fer/fer.py")) if PEER_FER.is_dir() else []
-    if not found:
-        pytest.skip("benchmarks/.peer-venv not made yet (python benchmarks/fer_peer.py makes it)")
+    assert found, "benchmarks/.peer-venv has no fer package: run python benchmarks/fer_peer.py first"
     facts = fp.fer_pipeline_facts(str(found[0].parent))
     for key, value in fp.FER_EXPECTED.items():
         assert facts[key] == value, key
