@@ -278,13 +278,30 @@ def peak_rss_mb() -> float:
 
 
 def _vm_hwm_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    return process_tree_mb(pid, "VmHWM", children=False)
+
+
+def process_tree_mb(pid: int, field: str = "VmRSS", *, children: bool = True) -> float | None:
+    """``field`` of /proc/PID/status (VmRSS now, VmHWM peak) summed over ``pid`` and its children, in MiB.
+
+    Children are the server's uvicorn workers; None when nothing could be read (process gone, not Linux).
+    """
+    pids = [pid]
+    if children:
+        try:
+            pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            pass
+    total, found = 0.0, False
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    total += int(line.split()[1]) / 1024.0
+                    found = True
+        except (OSError, ValueError, IndexError):
+            continue
+    return total if found else None
 
 
 def run_measured(cmd: Sequence[str], *, timeout: float = 600, env: Mapping[str, str] | None = None,
@@ -436,12 +453,15 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 def run_main(main: Callable[[], Any]) -> None:
-    """Run a benchmark's main; a missing prerequisite exits with EXIT_MISSING and one line."""
+    """Run a benchmark's main and exit with the code it returns (None = 0); a missing prerequisite
+    exits with EXIT_MISSING and one line."""
     try:
-        main()
+        code = main()
     except MissingPrerequisite as exc:
         print(f"missing: {exc}", file=sys.stderr)
         sys.exit(EXIT_MISSING)
+    if code:
+        sys.exit(code)
 
 
 def kfold_run_figures(run_dir: str | Path, *, task: str, dataset: str, protocol: str,

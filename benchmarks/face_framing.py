@@ -16,15 +16,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 try:
-    from benchmarks.common import REPO_ROOT, MissingPrerequisite, write_result
+    from benchmarks.common import REPO_ROOT, MissingPrerequisite, run_main, write_result
 except ImportError:  # run as a script from benchmarks/
-    from common import REPO_ROOT, MissingPrerequisite, write_result  # type: ignore[no-redef]
+    from common import REPO_ROOT, MissingPrerequisite, run_main, write_result  # type: ignore[no-redef]
 
 
 def _ort_classify(model_path: Path, crops: np.ndarray, card: dict) -> np.ndarray:
@@ -108,8 +107,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except MissingPrerequisite as exc:
-        print(f"missing: {exc}", file=sys.stderr)
-        sys.exit(3)
+    run_main(main)

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import http.client
 import io
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,21 +56,7 @@ def flac_bomb(seconds: float = 59.0, rate: int = 384_000, channels: int = 8) -> 
 
 def vm_hwm_mb(pid: int) -> float | None:
     """Peak resident memory of ``pid`` plus its children (VmHWM), in MiB."""
-    pids = [pid]
-    try:
-        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
-    total, found = 0.0, False
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) / 1024.0
-                    found = True
-        except OSError:
-            continue
-    return total if found else None
+    return common.process_tree_mb(pid, "VmHWM")
 
 
 def post(url: str, body: bytes, ctype: str, timeout: float = 120) -> tuple[int, str, float]:
@@ -212,8 +196,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except common.MissingPrerequisite as exc:
-        print(f"missing: {exc}", file=sys.stderr)
-        sys.exit(common.EXIT_MISSING)
+    common.run_main(main)

@@ -213,23 +213,7 @@ def _get(url: str, path: str) -> tuple[int, bytes]:
 
 def process_tree_rss_mb(pid: int) -> float | None:
     """Resident memory of ``pid`` plus its children (uvicorn workers), in MiB."""
-    total = 0.0
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
-    found = False
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024.0
-                    found = True
-        except OSError:
-            continue
-    return total if found else None
+    return common.process_tree_mb(pid, "VmRSS")
 
 
 def process_tree_cpu_s(pid: int | None) -> float | None:
@@ -537,8 +521,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except common.MissingPrerequisite as exc:
-        print(f"missing: {exc}", file=sys.stderr)
-        sys.exit(common.EXIT_MISSING)
+    common.run_main(main)

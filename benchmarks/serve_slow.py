@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import select
 import socket
-import sys
 import threading
 import time
 from collections import Counter
@@ -242,8 +241,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except common.MissingPrerequisite as exc:
-        print(f"missing: {exc}", file=sys.stderr)
-        sys.exit(common.EXIT_MISSING)
+    common.run_main(main)
