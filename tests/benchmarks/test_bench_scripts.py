@@ -203,12 +203,8 @@ def test_leak_comparison_refuses_to_delete_foreign_dirs(tmp_path):
 
 
 @pytest.mark.data
-def test_fer2013_private_test_listing_on_real_data():
-    import os
-
-    if not os.environ.get("EMOREC_DATA"):
-        pytest.skip("EMOREC_DATA not set")
-    paths, labels = common.fer2013_private_test()
+def test_fer2013_private_test_listing_on_real_data(shared_data):
+    paths, labels = common.fer2013_private_test(str(shared_data))
     assert len(paths) == 3589
     assert set(labels) == set(FER_LABELS)
     quick, _ = common.fer2013_private_test(quick=True)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -59,11 +58,8 @@ def test_missing_folder_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.data
-def test_real_ravdess_copy():
-    root = os.environ.get("EMOREC_DATA")
-    if not root:
-        pytest.skip("EMOREC_DATA not set")
-    scan = load_ravdess(Path(root) / "ravdess")
+def test_real_ravdess_copy(shared_data):
+    scan = load_ravdess(shared_data / "ravdess")
     assert len(scan.records) == 1200 and not scan.skipped
     assert len({r.speaker for r in scan.records}) == 20
     counts = {k: sum(r.label == k for r in scan.records) for k in RAVDESS_CODES.values()}
