@@ -131,17 +131,16 @@ def long_video(wav: Path, path: Path) -> Path:
 
 def rtf_clips(rec, files: list[Path], repeats: int) -> dict:
     from emorec.voice.audio import read_audio
-    from emorec.voice.features import extract
 
     audio = [read_audio(f) for f in files]
     seconds = sum(a.size for a in audio) / 16000
     feats_t, model_t, file_t = [], [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        feats = [extract(a, rec.features) for a in audio]
+        inputs = [rec.model_inputs(a) for a in audio]  # features (and a fused model's encoder windows)
         t1 = time.perf_counter()
-        for f in feats:
-            rec.model.run(f[None])
+        for f, extra in inputs:
+            rec.model.run(f, **extra)
         t2 = time.perf_counter()
         for f in files:
             rec.predict(f)

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("face", "voice", "voice_cross", "speed", "leak", "peer", "detector", "photos")
+SECTIONS = ("face", "voice", "voice_cross", "frontends", "speed", "leak", "peer", "detector", "photos")
 VOICE_WORDS = ("voice", "ravdess", "crema", "savee", "speech", "audio")
 SPEED_NAMES = ("face_speed", "voice_speed", "serve_load", "train_speed", "voice_compact")
 RUN_ALL = "python benchmarks/run_all.py"
@@ -416,6 +416,41 @@ def render_voice_cross(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return lines + ["", *machines_line([doc])]
 
 
+def render_frontends(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """voice_frontends.json: one row per front end (and its fusion with the BiGRU), balanced accuracy."""
+    doc = results.get("voice_frontends")
+    if not doc:
+        return ["not measured yet (run: python benchmarks/voice_frontends.py)"]
+    f = doc["figures"]
+    cols = [("leave-corpus-out", "ravdess"), ("leave-corpus-out", "emovo"), ("leave-corpus-out", "urdu"),
+            ("corpus-kfold", "ravdess")]
+    by: dict[str, dict[tuple[str, str], Any]] = {}
+    for r in f.get("rows", []):
+        by.setdefault(r["frontend"], {})[(r["kind"], r["corpus"])] = r
+
+    def cell(r: Any) -> str:
+        return with_ci(r["balanced_accuracy"]) if r else "-"
+
+    rtf = f.get("real_time_factor") or {}
+    rows = []
+    cross = results.get("accuracy_voice_cross")
+    if cross:
+        base = {(r["kind"], r["corpus"]): r for r in cross["figures"].get("rows", [])}
+        rows.append(["BiGRU on log-mel (recipe `base`, alone)", *(cell(base.get(c)) for c in cols), "-"])
+    for name, got in by.items():
+        parts = name.replace("bigru|", "").split("+")
+        speed = sum(rtf.get(p, 0.0) for p in parts) if all(p in rtf for p in parts) else None
+        label = ("BiGRU averaged with " if name.startswith("bigru|") else "") + " + ".join(parts) + \
+            (" + LR" if not name.startswith("bigru|") else " + LR head")
+        rows.append([label, *(cell(got.get(c)) for c in cols), f"{speed:.4f}" if speed is not None else "-"])
+    lines = table(["Front end", "RAVDESS held out (8)", "EMOVO held out (7)", "URDU held out (4)",
+                   "RAVDESS 5-fold within", "Front-end RTF"], rows)
+    lines += ["", f"Balanced accuracy [95% CI, speakers resampled]; {f.get('n_clips')} clips; command: "
+                  f"`{doc.get('command')}`. RTF: seconds of one CPU thread per second of audio, front end only.",
+              "", *machines_line([doc])]
+    return lines
+
+
 def _times(x: float) -> str:
     return f"{x:.1f}x" if x >= 10 else f"{x:.2f}x"
 
@@ -426,6 +461,8 @@ def render_section(section: str, results: Mapping[str, Mapping[str, Any]], scrip
         lines = render_accuracy(section, results, scripts)
     elif section == "voice_cross":
         lines = render_voice_cross(results)
+    elif section == "frontends":
+        lines = render_frontends(results)
     elif section == "speed":
         lines = render_speed(results, scripts)
     elif section == "leak":

@@ -145,6 +145,7 @@ class VoiceInput(InputSpec):
     outputs_probabilities: bool = False
     weights: str = "float32"
     policy: str = ""
+    partials: dict[str, Any] | None = None  # a second input: encoder windows (emorec.voice.partials.PartialSpec)
 
     def __post_init__(self) -> None:
         from emorec.voice.features import FeatureConfig
@@ -155,6 +156,14 @@ class VoiceInput(InputSpec):
             FeatureConfig.from_dict(dict(self.features))
         except (TypeError, ValueError) as exc:
             raise ModelError(f"card input.features is invalid ({exc}): re-export the model") from None
+        if self.partials is not None:
+            from emorec.voice.partials import PartialSpec
+
+            try:
+                spec = PartialSpec.from_dict(dict(self.partials))
+                spec.feature_config  # noqa: B018 - validates the window features
+            except (TypeError, ValueError) as exc:
+                raise ModelError(f"card input.partials is invalid ({exc}): re-export the model") from None
         if int(self.sample_rate) <= 0:
             raise ModelError(f"card input.sample_rate must be positive, got {self.sample_rate!r}")
         if float(self.max_seconds) <= 0 or float(self.min_seconds) < 0:

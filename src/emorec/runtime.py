@@ -199,7 +199,10 @@ class OnnxModel:
     def labels(self) -> list[str]:
         return list(self.card.labels)
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
-        """Class probabilities, shape (N, n_labels), for a preprocessed batch."""
-        out = self.session.run(None, {self.input_name: batch})[0]
+    def run(self, batch: np.ndarray, **extra: np.ndarray) -> np.ndarray:
+        """Class probabilities, shape (N, n_labels), for a preprocessed batch.
+
+        ``extra`` feeds further named inputs of a multi-input graph (a fused voice model's ``partials``).
+        """
+        out = self.session.run(None, {self.input_name: batch, **extra})[0]
         return out if self.outputs_probabilities else softmax(out)

@@ -244,3 +244,30 @@ def test_detector_rows_of_every_backend_and_the_photos_section(tmp_path):
     assert "| CK+48 | emorec | 981 | crops (no detection) |" in text and "| 40.0% | 30.0% |" in text
     assert "| CK+48, classes both systems predict (6) | emorec | 927 |" in text
     assert "`python benchmarks/face_photos.py`" in text and "fer 25.10.3" in text
+
+
+def _frontend_row(frontend: str, kind: str, corpus: str, uar: float) -> dict:
+    return {"frontend": frontend, "kind": kind, "corpus": corpus, "n": 10, "labels": ["a", "b"],
+            "accuracy": {"value": uar, "low": None, "high": None},
+            "balanced_accuracy": {"value": uar, "low": uar - 0.05, "high": uar + 0.05},
+            "macro_f1": {"value": uar, "low": None, "high": None}}
+
+
+def test_frontends_section_rows_and_speed_from_json(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    rows = [_frontend_row("resemblyzer", "leave-corpus-out", "emovo", 0.35),
+            _frontend_row("bigru|resemblyzer", "leave-corpus-out", "emovo", 0.374),
+            _frontend_row("bigru|resemblyzer", "corpus-kfold", "ravdess", 0.513)]
+    doc = {"schema": 1, "name": "voice_frontends", "command": "python benchmarks/voice_frontends.py",
+           "machine": {}, "versions": {},
+           "figures": {"rows": rows, "n_clips": 10, "real_time_factor": {"resemblyzer": 0.0079}}}
+    (results / "voice_frontends.json").write_text(json.dumps(doc))
+    readme = tmp_path / "README.md"
+    start, end = markers("frontends")
+    readme.write_text(f"# x\n{start}\n{end}\n")
+    update_readme(readme, results)
+    text = readme.read_text()
+    assert "| resemblyzer + LR | - | 35.0% [30.0, 40.0] | - | - | 0.0079 |" in text
+    assert "| BiGRU averaged with resemblyzer + LR head | - | 37.4% [32.4, 42.4] | - | 51.3% [46.3, 56.3] |" in text
+    assert "python benchmarks/voice_frontends.py" in text

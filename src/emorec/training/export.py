@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +73,15 @@ COMPACT_NOTE = ("int8 dynamic quantisation of MatMul/Conv/LSTM weights; the rema
                 "(GRU) stored as float16 and cast to float32 when the session loads")
 
 
-def compact_weights(fp32_path: Path, out_path: Path, min_elements: int = 1024) -> Path:
+def compact_weights(fp32_path: Path, out_path: Path, min_elements: int = 1024,
+                    int8_ops: Sequence[str] | None = None) -> Path:
     """Shrink a recurrent model about fourfold without calibration data.
 
     ONNX Runtime's dynamic quantisation covers MatMul, Conv and LSTM but not GRU,
     so every float32 initializer it leaves (with at least ``min_elements`` values)
     is stored as float16 behind a Cast node, which ONNX Runtime folds at load time.
+    ``int8_ops`` limits the int8 step to those operator types (a frozen encoder's
+    LSTM loses too much in int8: the fused voice model keeps it in float16).
     """
     import onnx
     from onnx import helper, numpy_helper
@@ -86,7 +89,8 @@ def compact_weights(fp32_path: Path, out_path: Path, min_elements: int = 1024) -
 
     with tempfile.TemporaryDirectory() as tmp:
         quantized = Path(tmp) / "int8.onnx"
-        quantize_dynamic(str(fp32_path), str(quantized), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(fp32_path), str(quantized), weight_type=QuantType.QInt8,
+                         op_types_to_quantize=list(int8_ops) if int8_ops is not None else None)
         model = onnx.load(str(quantized))
     graph = model.graph
     casts = []

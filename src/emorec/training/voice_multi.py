@@ -229,10 +229,9 @@ def leave_corpus_out(data: MultiData, held_out: str) -> tuple[np.ndarray, np.nda
 
 # -- training ------------------------------------------------------------------------------------
 
-def sample_weights(data: MultiData, idx: np.ndarray) -> np.ndarray:
-    """Per-item weights: corpus share sqrt(n_c), classes equal within each corpus."""
-    corpus, y = data.corpus_of[idx], data.y[idx]
-    w = np.zeros(len(idx))
+def corpus_class_weights(corpus: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-item weights summing to 1: corpus share sqrt(n_c), classes equal within each corpus."""
+    w = np.zeros(len(y))
     sizes = {c: int(np.sum(corpus == c)) for c in set(corpus.tolist())}
     total = sum(np.sqrt(n) for n in sizes.values())
     for c, n in sizes.items():
@@ -242,6 +241,11 @@ def sample_weights(data: MultiData, idx: np.ndarray) -> np.ndarray:
             sel = in_c & (y == k)
             w[sel] = (np.sqrt(n) / total) / (len(classes) * sel.sum())
     return w / w.sum()
+
+
+def sample_weights(data: MultiData, idx: np.ndarray) -> np.ndarray:
+    """Per-item weights of the training items ``idx`` (:func:`corpus_class_weights`)."""
+    return corpus_class_weights(data.corpus_of[idx], data.y[idx])
 
 
 def masked_loss(mask: torch.Tensor, n_labels: int, smoothing: float):

