@@ -108,3 +108,30 @@ def test_serve_command_passes_settings_to_uvicorn(monkeypatch):
     finally:
         for key in [k for k in os.environ if k.startswith("EMOREC_SERVE_")]:
             del os.environ[key]  # written by the command for its workers; must not leak
+
+
+def test_serve_providers_reach_the_workers_and_a_bad_choice_is_one_line(monkeypatch, capsys):
+    import onnxruntime as ort
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from emorec.cli import app
+
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: None)
+    monkeypatch.delenv("EMOREC_PROVIDERS", raising=False)
+    try:
+        result = CliRunner().invoke(app, ["serve", "--providers", "auto", "--task", "voice"])
+        assert result.exit_code == 0, result.output
+        assert os.environ["EMOREC_PROVIDERS"] == "auto"  # what every worker's recognisers read
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            from emorec.cli import main
+
+            with pytest.raises(SystemExit) as stop:
+                main(["serve", "--providers", "cuda", "--task", "voice"])
+            err = capsys.readouterr().err
+            assert stop.value.code == 2 and "no CUDA provider" in err and "Traceback" not in err
+            assert len(err.strip().splitlines()) == 1
+    finally:
+        os.environ.pop("EMOREC_PROVIDERS", None)
+        for key in [k for k in os.environ if k.startswith("EMOREC_SERVE_")]:
+            del os.environ[key]

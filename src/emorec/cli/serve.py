@@ -31,6 +31,7 @@ def serve(
     min_upload_rate: Optional[int] = typer.Option(None, min=0, help="Bytes/s an upload must average after the grace period (default 16384; 0: off); slower ones get 408."),
     max_audio_samples: Optional[int] = typer.Option(None, min=1, help="Largest frames x channels of an audio upload, from its header (default 16,000,000)."),
     allowed_host: list[str] = typer.Option([], help="Accept only requests for this Host (repeatable; '*.example.com' ok). Default: any."),
+    providers: Optional[str] = typer.Option(None, help="ONNX Runtime providers for every worker: cpu (default, or $EMOREC_PROVIDERS), auto (CUDA when available), cuda."),
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
     """Serve the REST API (/v1/face, /v1/voice, /v1/models, /docs) and the web page at /.
@@ -60,6 +61,11 @@ def serve(
 
         get_detector(settings.face_detector, **detector_options(
             settings.face_detector, detect_size=settings.face_detect_size, model_path=settings.face_detector_model))
+    if providers is not None:  # checked here (one line on a bad choice), then read by every worker's models
+        from emorec.runtime import resolve_providers
+
+        resolve_providers(providers)
+        os.environ["EMOREC_PROVIDERS"] = providers
     # Workers are separate processes: they rebuild the settings from these variables.
     os.environ.update(settings.to_env())
     typer.echo(f"emorec serve: http://{host}:{port}/  (API docs at /docs)", err=True)
