@@ -40,6 +40,19 @@ COMBOS = (("logmel_stats", "crepe"), ("resemblyzer", "crepe"), ("logmel_stats", 
           ("logmel_stats", "resemblyzer", "crepe"), ("resemblyzer", "egemaps"), ("resemblyzer", "egemaps", "crepe"))
 
 
+NEEDS = {"resemblyzer": "resemblyzer", "crepe": "torchcrepe", "egemaps": "opensmile"}  # front end -> package
+
+
+def check_prerequisites(names) -> None:
+    """The frozen front ends' packages (training-time only): a missing one is a missing prerequisite."""
+    import importlib.util
+
+    missing = sorted({NEEDS[n] for n in names if n in NEEDS and importlib.util.find_spec(NEEDS[n]) is None})
+    if missing:
+        raise common.MissingPrerequisite(f"front ends need {', '.join(missing)}: pip install "
+                                         + " ".join("torchcrepe==0.0.22" if m == "torchcrepe" else m for m in missing))
+
+
 def load_records(data: str | None):
     from emorec.training.voice_multi import load_corpus, resolve_corpus
 
@@ -129,6 +142,7 @@ def main() -> None:
     from emorec.training.voice.frontends import clip_vectors
     from emorec.training.voice_multi import MultiData, corpus_kfold
 
+    check_prerequisites(SINGLE)
     records = load_records(args.data)
     feats = clip_vectors(records, SINGLE, CACHE)
     labels = sorted({r.label for r in records})

@@ -90,9 +90,11 @@ def choose_c(X: np.ndarray, y: np.ndarray, corpus: np.ndarray, groups: np.ndarra
         for a, b in splits:
             m = fit_head(X[a], y[a], balanced_weights(corpus[a], y[a]), C)
             ids, probs = restricted_probs(m, X[b], sorted(set(y[b].tolist())))
-            vals.append(uar(y[b], ids[probs.argmax(1)]))
-        scores[C] = float(np.mean(vals))
-    return max(scores, key=lambda c: scores[c])
+            if len(ids):  # a split whose test classes training never saw says nothing about C
+                vals.append(uar(y[b], ids[probs.argmax(1)]))
+        scores[C] = float(np.mean(vals)) if vals else float("nan")
+    usable = {c: v for c, v in scores.items() if not np.isnan(v)}
+    return max(usable, key=lambda c: usable[c]) if usable else C_GRID[len(C_GRID) // 2]
 
 
 # -- the fused graph -----------------------------------------------------------------------------
