@@ -160,7 +160,7 @@ def test_ctrl_c_says_what_was_done_and_where_the_outputs_are(tmp_path):
 
     folder = tmp_path / "many"
     folder.mkdir()
-    for i in range(200):
+    for i in range(400):
         shutil.copy(PHOTO, folder / f"p{i:03d}.jpg")
     table = tmp_path / "faces.csv"
     proc = subprocess.Popen(
@@ -169,6 +169,9 @@ def test_ctrl_c_says_what_was_done_and_where_the_outputs_are(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
+        # Unbuffered: the two lines read below are really the first two results, not a block flushed
+        # at exit (with a buffered pipe a loaded machine saw the whole run finish before the signal).
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     # Two results out (so the first one's CSV row is written too): interrupt mid-run.
     assert proc.stdout.readline() and proc.stdout.readline()
