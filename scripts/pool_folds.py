@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""Pool the completed folds of an interrupted k-fold run into its top-level metrics.json.
+"""Pool the completed folds of a k-fold run into its top-level metrics.json.
 
-Used when a run was cut off by a time limit: the finished folds' held-out predictions are
+Used when a run was cut off by a time limit, or when its folds were trained by separate
+``--only-fold`` processes (on different machines): the finished folds' held-out predictions are
 pooled exactly as a complete run would pool them, and the file states how many folds finished.
 
     python scripts/pool_folds.py runs/ravdess_leaky
@@ -28,7 +29,8 @@ def main(run_dir: Path) -> None:
     metrics.update({k: folds[0].get(k) for k in ("dataset", "protocol", "command", "model_card")})
     metrics["completed_folds"] = [d.name for d in fold_dirs]
     metrics["planned_folds"] = planned
-    metrics["note"] = f"interrupted run: {len(fold_dirs)} of {planned} folds finished; pooled over those"
+    metrics["note"] = (f"all {planned} folds pooled" if planned == len(fold_dirs) else
+                       f"interrupted run: {len(fold_dirs)} of {planned} folds finished; pooled over those")
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     parts = [np.load(d / "predictions.npz") for d in fold_dirs]
     np.savez_compressed(run_dir / "predictions.npz", **{k: np.concatenate([p[k] for p in parts]) for k in parts[0].files})
