@@ -160,8 +160,9 @@ def test_ctrl_c_says_what_was_done_and_where_the_outputs_are(tmp_path):
 
     folder = tmp_path / "many"
     folder.mkdir()
-    for i in range(400):
-        shutil.copy(PHOTO, folder / f"p{i:03d}.jpg")
+    # Many photos: results come out a batch at a time, so the run must be far longer than one batch.
+    for i in range(3000):
+        shutil.copy(PHOTO, folder / f"p{i:04d}.jpg")
     table = tmp_path / "faces.csv"
     proc = subprocess.Popen(
         [sys.executable, "-m", "emorec.cli", "face", "predict", str(folder), "--csv", str(table)],
@@ -169,8 +170,8 @@ def test_ctrl_c_says_what_was_done_and_where_the_outputs_are(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
-        # Unbuffered: the two lines read below are really the first two results, not a block flushed
-        # at exit (with a buffered pipe a loaded machine saw the whole run finish before the signal).
+        # Unbuffered: the two lines read below are really early results, not a block flushed at exit
+        # (with a buffered pipe and 200 photos, CI once saw the whole run finish before the signal).
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     # Two results out (so the first one's CSV row is written too): interrupt mid-run.
