@@ -173,6 +173,9 @@ def test_ctrl_c_says_what_was_done_and_where_the_outputs_are(tmp_path):
         # Unbuffered: the two lines read below are really early results, not a block flushed at exit
         # (with a buffered pipe and 200 photos, CI once saw the whole run finish before the signal).
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # A shell's background job inherits SIGINT ignored, and Python then never raises
+        # KeyboardInterrupt: give the child the default disposition a terminal user has.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # Two results out (so the first one's CSV row is written too): interrupt mid-run.
     assert proc.stdout.readline() and proc.stdout.readline()
