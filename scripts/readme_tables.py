@@ -445,8 +445,11 @@ def render_frontends(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
         rows.append([label, *(cell(got.get(c)) for c in cols), f"{speed:.4f}" if speed is not None else "-"])
     lines = table(["Front end", "RAVDESS held out (8)", "EMOVO held out (7)", "URDU held out (4)",
                    "RAVDESS 5-fold within", "Front-end RTF"], rows)
+    earlier = sorted({(r["made_by"].get("command") or "", r["made_by"].get("commit") or "")
+                      for r in f.get("rows", []) if isinstance(r.get("made_by"), Mapping)})
+    made = "".join(f" Rows of front ends not redone there: `{cmd}` at commit {commit[:8]}." for cmd, commit in earlier)
     lines += ["", f"Balanced accuracy [95% CI, speakers resampled]; {f.get('n_clips')} clips; command: "
-                  f"`{doc.get('command')}`. RTF: seconds of one CPU thread per second of audio, front end only.",
+                  f"`{doc.get('command')}`.{made} RTF: seconds of one CPU thread per second of audio, front end only.",
               "", *machines_line([doc])]
     return lines
 

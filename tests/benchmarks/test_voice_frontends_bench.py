@@ -46,7 +46,67 @@ def test_fusion_averages_over_the_allowed_classes_only():
     tr, te = idx[corpus == "a"], idx[corpus == "b"]
     fuse = np.zeros((n, 3))
     fuse[:, 0] = 1.0  # a BiGRU that always says class 0
-    alone = vf.evaluate(X, y, corpus, groups, ["x", "y", "z"], [(tr, te)], "groups")
-    fused = vf.evaluate(X, y, corpus, groups, ["x", "y", "z"], [(tr, te)], "groups", fuse=fuse)
+    res = vf.evaluate(X, y, corpus, groups, ["x", "y", "z"], [(tr, te)], "groups", fuse=fuse)
+    alone, fused = res["plain"], res["fused"]
     assert alone["metrics"]["accuracy"] > 0.8
     assert fused["metrics"]["accuracy"] < alone["metrics"]["accuracy"]  # the stubborn branch pulls it down
+    assert vf.evaluate(X, y, corpus, groups, ["x", "y", "z"], [(tr, te)], "groups")["fused"] is None
+
+
+def test_whisper_states_are_chosen_on_the_training_side_only():
+    """The informative state is found by the inner splits; the test corpus cannot change the choice."""
+    from emorec.training.voice.whisper import N_STATES, choose_layers
+
+    rng = np.random.default_rng(1)
+    n, width = 90, 8
+    y = np.arange(n) % 3
+    per = rng.standard_normal((n, N_STATES, width))
+    per[:, 4] += 3.0 * y[:, None]  # only state 4 carries the class
+    corpus = np.array(["a"] * 30 + ["b"] * 30 + ["c"] * 30)
+    groups = np.array([f"{c}{i % 5}" for i, c in enumerate(corpus)])
+    train = np.arange(60)
+    layers, C, table = choose_layers(per.reshape(n, -1), y, corpus, groups, train, "corpus", n_jobs=1,
+                                     width=width)
+    assert 4 in layers and table["L4"] > 0.9 and table["L1"] < 0.7
+    scrambled = per.copy()
+    scrambled[60:] = rng.standard_normal((30, N_STATES, width))  # the held-out corpus is noise
+    assert choose_layers(scrambled.reshape(n, -1), y, corpus, groups, train, "corpus", n_jobs=1,
+                         width=width)[:2] == (layers, C)
+
+
+def test_only_keeps_the_other_front_ends_rows(tmp_path, monkeypatch):
+    import json
+
+    old = {"command": "python benchmarks/voice_frontends.py", "versions": {"commit": "abc"},
+           "figures": {"rows": [{"frontend": "resemblyzer"}, {"frontend": "bigru|whisper"},
+                                {"frontend": "resemblyzer+crepe"}], "real_time_factor": {"crepe": 0.1}}}
+    (tmp_path / "voice_frontends.json").write_text(json.dumps(old))
+    monkeypatch.setattr(common, "results_dir", lambda: tmp_path)
+    new = {"rows": [{"frontend": "whisper"}], "real_time_factor": {"whisper": 0.05}}
+    merged = vf.merge_previous(new, {"whisper"})
+    assert [r["frontend"] for r in merged["rows"]] == ["resemblyzer", "resemblyzer+crepe", "whisper"]
+    assert merged["rows"][0]["made_by"] == {"commit": "abc", "command": "python benchmarks/voice_frontends.py"}
+    assert merged["real_time_factor"] == {"crepe": 0.1, "whisper": 0.05}
+
+
+def test_channel_copies_join_the_training_side_only(monkeypatch):
+    from emorec.training.voice import fused as fused_mod
+
+    rng = np.random.default_rng(2)
+    n = 60
+    y = np.arange(n) % 3
+    X = rng.standard_normal((n, 4)) + 2.0 * y[:, None]
+    augmented = X + 100.0 * (np.arange(n) + 1)[:, None]  # every copy recognisable by its offset
+    corpus = np.array(["a"] * 30 + ["b"] * 30)
+    groups = np.array([f"s{(i // 3) % 6}" for i in range(n)])
+    idx = np.arange(n)
+    tr, te = idx[corpus == "a"], idx[corpus == "b"]
+    seen: list[np.ndarray] = []
+    real_fit = fused_mod.fit_head
+    monkeypatch.setattr(fused_mod, "fit_head", lambda Xf, yf, w, C: seen.append(Xf) or real_fit(Xf, yf, w, C))
+    vf.evaluate(X, y, corpus, groups, ["x", "y", "z"], [(tr, te)], "groups", augmented=augmented)
+    final = seen[-1]  # the inner splits choose C on clean clips; the last fit is the final head
+    assert len(final) == 2 * len(tr)
+    assert all(any(np.allclose(row, augmented[i]) for row in final) for i in tr)
+    assert not any(np.allclose(row, augmented[i]) for row in final for i in te)
+    assert all(len(s) < len(tr) for s in seen[:-1])  # inner fits: clean training-side clips only

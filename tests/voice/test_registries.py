@@ -39,7 +39,7 @@ def test_recogniser_uses_a_registered_segmenter(tmp_path) -> None:
 
 
 def test_feature_kinds_are_keyed_by_the_card_kind() -> None:
-    assert FEATURES.list() == sorted(["logmel", "mfcc", "melpower", "summary162", "egemaps"])
+    assert FEATURES.list() == sorted(["logmel", "mfcc", "melpower", "whisper", "summary162", "egemaps"])
     assert FeatureConfig(kind="mfcc", deltas=1).dim == 80 and not FeatureConfig(kind="egemaps").is_sequence
     with pytest.raises(ValueError, match="feature kind 'cqt' unknown: use one of logmel, mfcc"):
         FeatureConfig(kind="cqt")

