@@ -118,16 +118,17 @@ def bigru_probs(records, labels: list[str], protocol: str) -> np.ndarray:
 
 def evaluate(X, y, corpus, groups, labels, split_list, inner: str, fuse: np.ndarray | None = None,
              layered: bool = False, augmented: np.ndarray | None = None) -> dict[str, Any]:
-    """Pooled held-out metrics of the head (``"plain"``) and, with ``fuse`` (BiGRU probabilities per
-    clip), of the equal-weight mean of the two models' probabilities over the allowed classes
-    (``"fused"``; nothing tuned). ``layered``: ``X`` holds Whisper's per-state means and the
-    states are chosen with C on the inner splits. ``augmented``: vectors of a transformed copy of
-    every clip; the training side's copies join the final fit (never the test side's)."""
+    """Pooled held-out metrics per test corpus of the head (``"plain"``: {corpus: scores}) and, with
+    ``fuse`` (BiGRU probabilities per clip), of the equal-weight mean of the two models'
+    probabilities (``"fused"``; nothing tuned). Each test clip's argmax runs over its own corpus's
+    classes. ``layered``: ``X`` holds Whisper's per-state means and the states are chosen with C
+    on the inner splits. ``augmented``: vectors of a transformed copy of every clip; the training
+    side's copies join the final fit (never the test side's)."""
     from emorec.training.voice.fused import balanced_weights, choose_c, fit_head, restricted_probs
     from emorec.training.voice.whisper import choose_layers, layer_name, layer_view
 
-    yt_all, g_all, chosen, layers_chosen = [], [], [], []
-    preds: dict[str, list[np.ndarray]] = {"plain": [], "fused": []}
+    chosen, layers_chosen = [], []
+    parts: dict[str, dict[str, list[np.ndarray]]] = {}  # corpus -> y_true / plain / fused / groups
     for tr, te in split_list:
         Xs = X
         if layered:
@@ -143,21 +144,27 @@ def evaluate(X, y, corpus, groups, labels, split_list, inner: str, fuse: np.ndar
             As = layer_view(augmented, layers) if layered else augmented
             yy, cc = np.concatenate([y[tr], y[tr]]), np.concatenate([corpus[tr], corpus[tr]])
             m = fit_head(np.concatenate([Xs[tr], As[tr]]), yy, balanced_weights(cc, yy), C)
-        allowed = sorted(set(y[te].tolist()) & set(y[tr].tolist()))
-        yt_all.append(y[te])
-        g_all.append(groups[te])
-        ids, probs = restricted_probs(m, Xs[te], allowed)
-        preds["plain"].append(ids[probs.argmax(1)])
+        for c in sorted(set(corpus[te].tolist())):
+            sub = te[corpus[te] == c]
+            allowed = sorted(set(y[sub].tolist()) & set(y[tr].tolist()))
+            ids, probs = restricted_probs(m, Xs[sub], allowed)
+            got = parts.setdefault(c, {"y": [], "plain": [], "fused": [], "groups": []})
+            got["y"].append(y[sub])
+            got["groups"].append(groups[sub])
+            got["plain"].append(ids[probs.argmax(1)])
+            if fuse is not None:
+                other = fuse[sub][:, ids]
+                if np.isnan(other).any():
+                    raise RuntimeError("BiGRU predictions missing for some test clips: run accuracy_voice_cross --train")
+                got["fused"].append(ids[(0.5 * probs + 0.5 * other / other.sum(1, keepdims=True)).argmax(1)])
+    out: dict[str, Any] = {"C": chosen, "layers": layers_chosen or None, "plain": {}, "fused": None}
+    if fuse is not None:
+        out["fused"] = {}
+    for c, got in parts.items():
+        yt, g = np.concatenate(got["y"]), np.concatenate(got["groups"])
+        out["plain"][c] = _scores(yt, np.concatenate(got["plain"]), g, labels)
         if fuse is not None:
-            other = fuse[te][:, ids]
-            if np.isnan(other).any():
-                raise RuntimeError("BiGRU predictions missing for some test clips: run accuracy_voice_cross --train")
-            preds["fused"].append(ids[(0.5 * probs + 0.5 * other / other.sum(1, keepdims=True)).argmax(1)])
-    yt, g = np.concatenate(yt_all), np.concatenate(g_all)
-    out: dict[str, Any] = {"C": chosen, "layers": layers_chosen or None, "fused": None}
-    for key, parts in preds.items():
-        if parts:
-            out[key] = _scores(yt, np.concatenate(parts), g, labels)
+            out["fused"][c] = _scores(yt, np.concatenate(got["fused"]), g, labels)
     return out
 
 
@@ -183,8 +190,9 @@ def _row(res: dict[str, Any], scores: dict[str, Any], dataset: str, protocol: st
 
 
 def rows_for(name: str, X: np.ndarray, y, corpus, groups, labels, folds, fused, layered: bool,
-             augmented: np.ndarray | None = None) -> list[dict[str, Any]]:
-    """Leave-one-corpus-out and RAVDESS 5-fold rows of one front end, alone and averaged with the BiGRU."""
+             augmented: np.ndarray | None = None, within: tuple[str, ...] = ("ravdess",)) -> list[dict[str, Any]]:
+    """Leave-one-corpus-out rows and speaker-independent 5-fold rows (for the ``within`` corpora) of
+    one front end, alone and averaged with the BiGRU."""
     rows: list[dict[str, Any]] = []
     for held in CORPORA:
         idx = np.arange(len(y))
@@ -192,24 +200,25 @@ def rows_for(name: str, X: np.ndarray, y, corpus, groups, labels, folds, fused, 
         fuse = fused["leave-corpus-out"] if not np.isnan(fused["leave-corpus-out"][te]).any() else None
         res = evaluate(X, y, corpus, groups, labels, [(tr, te)], "corpus", fuse=fuse, layered=layered,
                        augmented=augmented)
-        rows.append(_row(res, res["plain"], held, f"leave-one-corpus-out, {name} + logistic regression",
+        rows.append(_row(res, res["plain"][held], held, f"leave-one-corpus-out, {name} + logistic regression",
                          frontend=name, kind="leave-corpus-out", corpus=held))
         print(f"{name:36s} LOCO {held:8s} UAR {rows[-1]['balanced_accuracy']['value']:.3f}", flush=True)
         if res["fused"]:
-            rows.append(_row(res, res["fused"], held, f"leave-one-corpus-out, BiGRU averaged with {name} + LR",
+            rows.append(_row(res, res["fused"][held], held, f"leave-one-corpus-out, BiGRU averaged with {name} + LR",
                              frontend=f"bigru|{name}", kind="leave-corpus-out", corpus=held))
             print(f"{'bigru|' + name:36s} LOCO {held:8s} UAR {rows[-1]['balanced_accuracy']['value']:.3f}", flush=True)
-    splits = [(tr, te[corpus[te] == "ravdess"]) for tr, te in folds]
-    ravdess_test = np.concatenate([te for _, te in splits])
-    fuse = fused["corpus-kfold"] if not np.isnan(fused["corpus-kfold"][ravdess_test]).any() else None
+    splits = [(tr, te[np.isin(corpus[te], within)]) for tr, te in folds]
+    test = np.concatenate([te for _, te in splits])
+    fuse = fused["corpus-kfold"] if not np.isnan(fused["corpus-kfold"][test]).any() else None
     res = evaluate(X, y, corpus, groups, labels, splits, "groups", fuse=fuse, layered=layered, augmented=augmented)
-    for key, label in (("plain", name), ("fused", f"bigru|{name}")):
-        if res[key]:
-            rows.append(_row(res, res[key], "ravdess",
-                             f"speaker-independent 5-fold (all three corpora in training), {label}",
-                             frontend=label, kind="corpus-kfold", corpus="ravdess"))
-            print(f"{label:36s} 5-fold RAVDESS acc {rows[-1]['accuracy']['value']:.3f} "
-                  f"UAR {rows[-1]['balanced_accuracy']['value']:.3f}", flush=True)
+    for c in within:
+        for key, label in (("plain", name), ("fused", f"bigru|{name}")):
+            if res[key]:
+                rows.append(_row(res, res[key][c], c,
+                                 f"speaker-independent 5-fold (all three corpora in training), {label}",
+                                 frontend=label, kind="corpus-kfold", corpus=c))
+                print(f"{label:36s} 5-fold {c:8s} acc {rows[-1]['accuracy']['value']:.3f} "
+                      f"UAR {rows[-1]['balanced_accuracy']['value']:.3f}", flush=True)
     return rows
 
 
@@ -239,9 +248,10 @@ def main() -> None:
     for combo in [(s,) for s in singles] + combos:
         X = np.concatenate([feats[VECTORS.get(n, n)] for n in combo], axis=1)
         aug = AUGMENTED.get(combo[0]) if len(combo) == 1 else None
-        rows.extend(rows_for("+".join(combo), X, y, corpus, groups, labels, folds, fused,
-                             layered=combo[0] in ("whisper", "whisper_channel") and len(combo) == 1,
-                             augmented=feats[aug] if aug else None))
+        layered = combo[0] in ("whisper", "whisper_channel") and len(combo) == 1
+        rows.extend(rows_for("+".join(combo), X, y, corpus, groups, labels, folds, fused, layered=layered,
+                             augmented=feats[aug] if aug else None,
+                             within=CORPORA if layered else ("ravdess",)))
     rtf = real_time_factors(records, [n for n in singles if n not in AUGMENTED])
     print("real-time factors:", {k: round(v, 4) for k, v in rtf.items()}, flush=True)
     figures: dict[str, Any] = {"rows": rows, "n_clips": len(records), "corpora": list(CORPORA), "real_time_factor": rtf}

@@ -423,7 +423,7 @@ def render_frontends(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
         return ["not measured yet (run: python benchmarks/voice_frontends.py)"]
     f = doc["figures"]
     cols = [("leave-corpus-out", "ravdess"), ("leave-corpus-out", "emovo"), ("leave-corpus-out", "urdu"),
-            ("corpus-kfold", "ravdess")]
+            ("corpus-kfold", "ravdess"), ("corpus-kfold", "emovo"), ("corpus-kfold", "urdu")]
     by: dict[str, dict[tuple[str, str], Any]] = {}
     for r in f.get("rows", []):
         by.setdefault(r["frontend"], {})[(r["kind"], r["corpus"])] = r
@@ -444,7 +444,7 @@ def render_frontends(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
             (" + LR" if not name.startswith("bigru|") else " + LR head")
         rows.append([label, *(cell(got.get(c)) for c in cols), f"{speed:.4f}" if speed is not None else "-"])
     lines = table(["Front end", "RAVDESS held out (8)", "EMOVO held out (7)", "URDU held out (4)",
-                   "RAVDESS 5-fold within", "Front-end RTF"], rows)
+                   "RAVDESS 5-fold within", "EMOVO 5-fold within", "URDU 5-fold within", "Front-end RTF"], rows)
     earlier = sorted({(r["made_by"].get("command") or "", r["made_by"].get("commit") or "")
                       for r in f.get("rows", []) if isinstance(r.get("made_by"), Mapping)})
     made = "".join(f" Rows of front ends not redone there: `{cmd}` at commit {commit[:8]}." for cmd, commit in earlier)

