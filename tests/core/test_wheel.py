@@ -33,6 +33,8 @@ def test_wheel_installs_in_a_fresh_venv_and_predicts(tmp_path):
     names = zipfile.ZipFile(wheels[0]).namelist()
     assert any(n.endswith("licenses/LICENSE") for n in names) and any(n.endswith("licenses/NOTICE") for n in names)
     assert any(n.endswith("emorec/models/face.onnx") for n in names)
+    assert any(n.endswith("emorec/models/voice.onnx") for n in names)
+    assert any(n.endswith("emorec/models/LICENSE-whisper.txt") for n in names)  # the encoder's MIT notice
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env_dir)
     py = env_dir / "bin" / "python"

