@@ -142,6 +142,7 @@ class VoiceInput(InputSpec):
     layout: str = "(batch, frames, dim)"
     min_seconds: float = 0.5  # shorter speech gives an empty result
     max_seconds: float = 5.0  # longer speech is cut into segments
+    max_input_seconds: float | None = None  # the longest utterance the graph takes (None: any length)
     outputs_probabilities: bool = False
     weights: str = "float32"
     policy: str = ""
@@ -168,6 +169,8 @@ class VoiceInput(InputSpec):
             raise ModelError(f"card input.sample_rate must be positive, got {self.sample_rate!r}")
         if float(self.max_seconds) <= 0 or float(self.min_seconds) < 0:
             raise ModelError("card input.min_seconds must be >= 0 and input.max_seconds > 0")
+        if self.max_input_seconds is not None and float(self.max_input_seconds) < float(self.max_seconds):
+            raise ModelError("card input.max_input_seconds must be at least input.max_seconds: re-export the model")
 
     def feature_config(self) -> Any:
         """The :class:`emorec.voice.features.FeatureConfig` the model was trained with."""

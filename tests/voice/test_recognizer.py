@@ -122,6 +122,23 @@ def test_logit_models_and_wrong_task(tmp_path):
         VoiceEmotionRecognizer(path)
 
 
+def test_a_model_with_a_longest_input_never_gets_more(tmp_path):
+    """A card's input.max_input_seconds (Whisper's 30 s): classify says so in one line, predict segments."""
+    path = make_voice_model(tmp_path / "short.onnx", max_seconds=2.0, max_input_seconds=3.0)
+    rec = VoiceEmotionRecognizer(path, vad="energy", single_seconds=10.0)
+    assert rec.single_seconds == 3.0  # a longer recording is segmented, never given whole
+    long, _ = with_pauses([1.5, 1.5, 1.5], pause=0.6)
+    with pytest.raises(InputError, match=r"longer than this model takes \(3 s\): use predict\(\)"):
+        rec.classify(long)
+    r = rec.predict(long, sample_rate=16000)
+    assert r.label is not None and len(r.segments) >= 2
+    card = json.loads(path.with_suffix(".json").read_text())
+    card["input"]["max_input_seconds"] = 1.0  # shorter than its own segments: a broken card
+    path.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(EmorecError, match="max_input_seconds"):
+        VoiceEmotionRecognizer(path)
+
+
 def test_inference_imports_neither_torch_nor_librosa(tmp_path, tiny_model):
     clip = write_audio(tmp_path / "c.wav", with_pauses([1.0, 6.5], pause=1.0)[0])
     code = (

@@ -121,6 +121,7 @@ def make_voice_model(
     name: str = "tiny-voice",
     weight_std: float = 0.5,
     bias_std: float = 0.2,
+    max_input_seconds: float | None = None,
 ) -> Path:
     """(N, T, D) -> max (or mean) over frames -> linear (-> softmax), with a voice card beside it.
 
@@ -161,7 +162,8 @@ def make_voice_model(
     path = _save(graph, path, 18)
     write_card(path, dict(name=name, task="voice", labels=list(labels),
                           input={"sample_rate": cfg.sample_rate, "features": cfg.to_dict(), "min_seconds": min_seconds,
-                                 "max_seconds": max_seconds, "outputs_probabilities": probabilities},
+                                 "max_seconds": max_seconds, "outputs_probabilities": probabilities,
+                                 **({"max_input_seconds": max_input_seconds} if max_input_seconds else {})},
                           architecture=f"{pooling}-pooled linear (synthetic test model)",
                           onnx_sha256=sha256_file(path), notes="random weights, for tests only"))
     return path

@@ -106,7 +106,11 @@ class VoiceEmotionRecognizer:
         self.sample_rate = int(spec.get("sample_rate", self.features.sample_rate))
         self.min_seconds = float(spec.get("min_seconds", 0.5))
         self.max_seconds = float(spec.get("max_seconds", 5.0))
+        limit = spec.get("max_input_seconds")
+        self.max_input_seconds = float(limit) if limit is not None else None
         self.single_seconds = single_seconds if single_seconds is not None else self.max_seconds + 1.0
+        if self.max_input_seconds is not None:  # longer recordings are segmented, never given whole
+            self.single_seconds = min(self.single_seconds, self.max_input_seconds)
         self.block_seconds = block_seconds
         self.vad_name = vad
         self._vad = None
@@ -148,6 +152,10 @@ class VoiceEmotionRecognizer:
 
     def classify(self, audio: np.ndarray) -> np.ndarray:
         """Probabilities (n_labels,) for one utterance at 16 kHz (silence is trimmed inside)."""
+        seconds = len(audio) / self.sample_rate
+        if self.max_input_seconds is not None and seconds > self.max_input_seconds:
+            raise InputError(f"an utterance of {seconds:.1f} s is longer than this model takes "
+                             f"({self.max_input_seconds:g} s): use predict(), which segments long recordings")
         feats, extra = self.model_inputs(audio)
         return self.model.run(feats, **extra)[0]
 

@@ -177,6 +177,7 @@ def export(out: str | Path, data: str | None = None, compact: bool = True, overw
             "layout": f"features (1, frames, {feat.n_mels}): Whisper log-mel, frames = samples // 160",
             "min_seconds": 0.5,
             "max_seconds": 5.0,
+            "max_input_seconds": 30.0,  # Whisper's positional table: 1500 encoder frames
             "outputs_probabilities": True,
             "weights": COMPACT_NOTE if compact else "float32",
             "policy": "mono, resampled to 16 kHz; input loudness-normalised to -23 dBFS (gated RMS); "
