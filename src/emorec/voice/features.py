@@ -183,11 +183,16 @@ def _dct_matrix(n_out: int, n_in: int) -> np.ndarray:
     return basis.T.astype(np.float32)
 
 
-def power_spectrogram(x: np.ndarray, n_fft: int = 512, win_length: int = 400, hop_length: int = 160) -> np.ndarray:
-    """|STFT|^2 of centred frames, shape (frames, n_fft // 2 + 1); frames = 1 + len // hop."""
+def power_spectrogram(x: np.ndarray, n_fft: int = 512, win_length: int = 400, hop_length: int = 160,
+                      pad_mode: str = "constant") -> np.ndarray:
+    """|STFT|^2 of centred frames, shape (frames, n_fft // 2 + 1); frames = 1 + len // hop.
+    ``pad_mode``: how the ends are padded for centring (``"reflect"``, as Whisper does, first
+    zero-pads a clip shorter than one frame)."""
     x = np.asarray(x, dtype=np.float32)
     pad = n_fft // 2
-    x = np.pad(x, (pad, pad))
+    if pad_mode == "reflect" and x.size < n_fft + 1:
+        x = np.pad(x, (0, n_fft + 1 - x.size))
+    x = np.pad(x, (pad, pad), mode=pad_mode)
     if x.size < n_fft:
         x = np.pad(x, (0, n_fft - x.size))
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop_length]
@@ -228,15 +233,8 @@ def whisper_log_mel(x: np.ndarray, cfg: FeatureConfig | None = None) -> np.ndarr
     the floor 8 decades below the clip's peak, then ``(x + 4) / 4``.
     """
     cfg = cfg or whisper_feature_config()
-    n_fft, hop = cfg.n_fft, cfg.hop_length
-    x = np.asarray(x, dtype=np.float32)
-    if x.size < n_fft + 1:
-        x = np.pad(x, (0, n_fft + 1 - x.size))
-    x = np.pad(x, (n_fft // 2, n_fft // 2), mode="reflect")
-    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][:-1]
-    spec = np.fft.rfft(frames * _window(cfg.win_length, n_fft), axis=1)
-    power = (spec.real**2 + spec.imag**2).astype(np.float32)
-    fb = mel_filterbank(cfg.sample_rate, n_fft, cfg.n_mels, cfg.fmin, cfg.fmax)
+    power = power_spectrogram(x, cfg.n_fft, cfg.win_length, cfg.hop_length, pad_mode="reflect")[:-1]
+    fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax)
     logmel = np.log10(np.maximum(power @ fb.T, 1e-10))
     logmel = np.maximum(logmel, logmel.max() - 8.0)
     return ((logmel + 4.0) / 4.0).astype(np.float32)
