@@ -146,13 +146,12 @@ def _return_freed_memory() -> None:
     Unpacking 4-bit weights is folded into float32 constants when the session loads; glibc keeps
     the freed intermediates (about 300 MB for the voice model) unless asked to trim them."""
     import ctypes
-    import ctypes.util
     import sys
 
     if not sys.platform.startswith("linux"):
         return
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    try:  # by soname: ctypes.util.find_library would run ldconfig at every model load
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # musl or another libc: nothing to trim
         pass
 
