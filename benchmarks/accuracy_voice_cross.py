@@ -2,7 +2,7 @@
 
 Corpora: RAVDESS (English, actors 01-20, 8 classes), EMOVO (Italian, 6 speakers, 7 classes),
 URDU (Urdu talk shows, 29 speaker codes, 4 classes). A recipe (``configs/voice/cross_<recipe>.yaml``)
-is trained twice by :mod:`emorec.training.voice_multi`:
+is trained twice by :mod:`emorec.training.voice.multi`:
 
 - ``corpus-kfold``: speaker-independent 5-fold within every corpus at once (fold k tests fold k of
   each corpus's speakers; training uses the other folds of all three corpora);
@@ -42,7 +42,7 @@ def config_path(recipe: str) -> Path:
 
 def train(recipe: str, protocol: str, data: str | None, only: list[str]) -> None:
     from emorec.training.config import load_config
-    from emorec.training.voice_multi import MultiCorpusConfig, run
+    from emorec.training.voice.multi import MultiCorpusConfig, run
 
     out = RUNS / recipe / protocol
     overrides: dict[str, Any] = {"protocol": protocol, "out": str(out), "data": data}

@@ -38,7 +38,7 @@ def fit_predict(x, data, tr, te, steps: int = 400, seed: int = 0) -> np.ndarray:
     import torch
     import torch.nn.functional as F
 
-    from emorec.training.voice_multi import sample_weights
+    from emorec.training.voice.multi import sample_weights
 
     torch.manual_seed(seed)
     mu, sd = x[tr].mean(0), x[tr].std(0) + 1e-5
@@ -63,7 +63,7 @@ def main() -> None:
     from emorec.evaluation.bootstrap import bootstrap_ci
     from emorec.evaluation.metrics import classification_metrics
     from emorec.training.config import load_config
-    from emorec.training.voice_multi import MultiCorpusConfig, corpus_kfold, leave_corpus_out, load_data, restrict
+    from emorec.training.voice.multi import MultiCorpusConfig, corpus_kfold, leave_corpus_out, load_data, restrict
 
     p = common.parser(__doc__.splitlines()[0])
     args = p.parse_args()

@@ -65,7 +65,7 @@ VECTORS = {"whisper": "whisper_layers_mixed", "whisper_int4": "whisper_layers_in
            "whisper_channel": "whisper_layers", "whisper_stats": "whisper_layers_mixed_stats"}
 STATE_WIDTH = {"whisper_stats": 1024}  # values per hidden state in the cached vectors (default 512)
 # whisper_channel: the whisper head with one channel-augmented copy of every training-side clip added to
-# the final fit (emorec.training.channel_augment; states and C chosen on clean clips; test clips clean)
+# the final fit (emorec.training.voice.channel_augment; states and C chosen on clean clips; test clips clean)
 AUGMENTED = {"whisper_channel": "whisper_layers_channel"}
 
 
@@ -80,7 +80,7 @@ def check_prerequisites(names) -> None:
 
 
 def load_records(data: str | None):
-    from emorec.training.voice_multi import load_corpus, resolve_corpus
+    from emorec.training.voice.multi import load_corpus, resolve_corpus
 
     records = []
     for name in CORPORA:
@@ -242,7 +242,7 @@ def main() -> None:
                     help="recompute only these front ends' rows; keep the others from the existing JSON")
     args = ap.parse_args()
     from emorec.training.voice.frontends import clip_vectors
-    from emorec.training.voice_multi import MultiData, corpus_kfold
+    from emorec.training.voice.multi import MultiData, corpus_kfold
 
     singles = tuple(args.only) if args.only else SINGLE
     combos = [c for c in COMBOS if set(c) <= set(singles)] if not args.only else []

@@ -34,7 +34,7 @@ GROUPS = {"conv": ("conv1.", "conv2."), "attention qkv": (".qkv.",), "attention 
 
 def _clips(data: str | None, n: int) -> list[np.ndarray]:
     from emorec.training.voice.frontends import prepare_clip
-    from emorec.training.voice_multi import load_corpus, resolve_corpus
+    from emorec.training.voice.multi import load_corpus, resolve_corpus
     from emorec.voice.features import whisper_log_mel
 
     records = load_corpus(*resolve_corpus("ravdess", data)).records

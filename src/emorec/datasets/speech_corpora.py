@@ -1,7 +1,7 @@
 """Speech corpora by name: loader, folder names under the data root, licence (no torch).
 
 One table for ``emorec voice train --corpus NAME`` and multi-corpus training
-(:mod:`emorec.training.voice_multi`). Every loader returns a
+(:mod:`emorec.training.voice.multi`). Every loader returns a
 :class:`emorec.datasets.audio_corpus.CorpusScan` with speakers prefixed by the
 corpus name and labels already mapped onto the shared vocabulary.
 

