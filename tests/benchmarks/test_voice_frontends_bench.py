@@ -103,7 +103,8 @@ def test_channel_copies_join_the_training_side_only(monkeypatch):
     tr, te = idx[corpus == "a"], idx[corpus == "b"]
     seen: list[np.ndarray] = []
     real_fit = fused_mod.fit_head
-    monkeypatch.setattr(fused_mod, "fit_head", lambda Xf, yf, w, C: seen.append(Xf) or real_fit(Xf, yf, w, C))
+    monkeypatch.setattr(fused_mod, "fit_head", lambda Xf, yf, w, C, corpus=None: seen.append(Xf)
+                        or real_fit(Xf, yf, w, C, corpus))
     vf.evaluate(X, y, corpus, groups, ["x", "y", "z"], [(tr, te)], "groups", augmented=augmented)
     final = seen[-1]  # the inner splits choose C on clean clips; the last fit is the final head
     assert len(final) == 2 * len(tr)
@@ -129,3 +130,28 @@ def test_each_test_corpus_is_scored_over_its_own_classes():
     assert set(res["plain"]) == {"a", "c"}
     assert res["plain"]["c"]["metrics"]["labels"] == ["x", "y"]  # scored over corpus c's two classes
     assert res["plain"]["a"]["metrics"]["labels"] == ["x", "y", "z"]
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_masked_rows_mask_every_head_inner_and_final(monkeypatch, masked):
+    from emorec.training.voice import fused as fused_mod
+
+    rng = np.random.default_rng(4)
+    n = 90
+    corpus = np.array(["a"] * 30 + ["b"] * 30 + ["c"] * 30)
+    y = np.arange(n) % 3
+    y[corpus == "c"] = np.arange(30) % 2  # corpus c lacks class 2
+    X = rng.standard_normal((n, 4)) + y[:, None]
+    groups = np.array([f"{c}{i % 5}" for i, c in enumerate(corpus)])
+    idx = np.arange(n)
+    tr, te = idx[corpus != "a"], idx[corpus == "a"]
+    calls: list[tuple[int, np.ndarray | None]] = []
+    real_fit = fused_mod.fit_head
+    monkeypatch.setattr(fused_mod, "fit_head", lambda Xf, yf, w, C, corpus=None: calls.append((len(Xf), corpus))
+                        or real_fit(Xf, yf, w, C, corpus))
+    vf.evaluate(X, y, corpus, groups, ["x", "y", "z"], [(tr, te)], "corpus", masked=masked)
+    assert calls and calls[-1][0] == len(tr)  # the final head on the whole training side
+    for size, c in calls:
+        assert (c is not None) == masked
+        if masked:
+            assert len(c) == size and "a" not in set(c.tolist())  # the held-out corpus never takes part

@@ -50,15 +50,22 @@ def balanced_weights(corpus: np.ndarray, y: np.ndarray) -> np.ndarray:
     return corpus_class_weights(corpus, y) * len(y)
 
 
-def fit_head(X: np.ndarray, y: np.ndarray, w: np.ndarray, C: float):
-    """Standardise, then a multinomial logistic regression (scikit-learn pipeline)."""
+def fit_head(X: np.ndarray, y: np.ndarray, w: np.ndarray, C: float, corpus: np.ndarray | None = None):
+    """Standardise, then a multinomial logistic regression (scikit-learn pipeline). With ``corpus``,
+    each clip's softmax runs over its corpus's classes only
+    (:class:`emorec.training.voice.masked_head.MaskedLogisticRegression`)."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
+    from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
-    model.fit(X, y, logisticregression__sample_weight=w)
-    return model
+    from emorec.training.voice.masked_head import MaskedLogisticRegression, corpus_masks
+
+    if corpus is None:
+        model = Pipeline([("standardscaler", StandardScaler()),
+                          ("logisticregression", LogisticRegression(C=C, max_iter=2000))])
+        return model.fit(X, y, logisticregression__sample_weight=w)
+    model = Pipeline([("standardscaler", StandardScaler()), ("logisticregression", MaskedLogisticRegression(C))])
+    return model.fit(X, y, logisticregression__sample_weight=w, logisticregression__allowed=corpus_masks(corpus, y))
 
 
 def restricted_probs(model, X: np.ndarray, allowed: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -75,9 +82,10 @@ def uar(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def c_scores(X: np.ndarray, y: np.ndarray, corpus: np.ndarray, groups: np.ndarray, train: np.ndarray,
-             inner: str = "corpus", grid: tuple[float, ...] = C_GRID) -> dict[float, float]:
+             inner: str = "corpus", grid: tuple[float, ...] = C_GRID, masked: bool = False) -> dict[float, float]:
     """Mean UAR of every C in ``grid`` (default :data:`C_GRID`) on inner splits of ``train`` only: leave-one-corpus-out
-    (``inner="corpus"``) or speaker-grouped 3-fold (``"groups"``); NaN where no split could score."""
+    (``inner="corpus"``) or speaker-grouped 3-fold (``"groups"``); NaN where no split could score. ``masked``:
+    the head's softmax per clip over its corpus's classes (:func:`fit_head`)."""
     from emorec.datasets.splits import grouped_kfold
 
     if inner == "corpus":
@@ -88,7 +96,7 @@ def c_scores(X: np.ndarray, y: np.ndarray, corpus: np.ndarray, groups: np.ndarra
     for C in grid:
         vals = []
         for a, b in splits:
-            m = fit_head(X[a], y[a], balanced_weights(corpus[a], y[a]), C)
+            m = fit_head(X[a], y[a], balanced_weights(corpus[a], y[a]), C, corpus[a] if masked else None)
             ids, probs = restricted_probs(m, X[b], sorted(set(y[b].tolist())))
             if len(ids):  # a split whose test classes training never saw says nothing about C
                 vals.append(uar(y[b], ids[probs.argmax(1)]))

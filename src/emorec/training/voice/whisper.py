@@ -282,12 +282,13 @@ def layer_view(vectors: np.ndarray, layers: tuple[int, ...], width: int = WIDTH)
 
 def choose_layers(vectors: np.ndarray, y: np.ndarray, corpus: np.ndarray, groups: np.ndarray, train: np.ndarray,
                   inner: str = "corpus", candidates=LAYER_SETS, n_jobs: int = -1,
-                  width: int = WIDTH) -> tuple[tuple[int, ...], float, dict[str, float]]:
+                  width: int = WIDTH, masked: bool = False) -> tuple[tuple[int, ...], float, dict[str, float]]:
     """(layers, C, inner UAR per candidate) from inner splits of ``train`` only (the splits that
     choose C, :func:`emorec.training.voice.fused.c_scores`); the held-out side never takes part.
 
     Two stages keep it affordable: every candidate at the grid's middle C, then the C grid
-    for the winner. Candidates run in parallel (joblib, ``n_jobs``)."""
+    for the winner. Candidates run in parallel (joblib, ``n_jobs``). ``masked``: the head's
+    softmax per clip over its corpus's classes (:func:`emorec.training.voice.fused.fit_head`)."""
     from joblib import Parallel, delayed
 
     from emorec.training.voice.fused import C_GRID, best_c, c_scores
@@ -295,10 +296,11 @@ def choose_layers(vectors: np.ndarray, y: np.ndarray, corpus: np.ndarray, groups
     mid = C_GRID[len(C_GRID) // 2]
 
     def score(layers):
-        return c_scores(layer_view(vectors, layers, width), y, corpus, groups, train, inner, grid=(mid,))[mid]
+        return c_scores(layer_view(vectors, layers, width), y, corpus, groups, train, inner, grid=(mid,),
+                        masked=masked)[mid]
 
     values = Parallel(n_jobs=n_jobs)(delayed(score)(c) for c in candidates)
     table = {layer_name(c): round(float(v), 4) for c, v in zip(candidates, values)}
     layers = candidates[int(np.nanargmax(values))]
-    C = best_c(c_scores(layer_view(vectors, layers, width), y, corpus, groups, train, inner))
+    C = best_c(c_scores(layer_view(vectors, layers, width), y, corpus, groups, train, inner, masked=masked))
     return layers, C, table

@@ -7,7 +7,8 @@ exported graph is one ONNX file:
 - ``features`` (1, frames, 80): Whisper's log-mel of the trimmed, loudness-normalised
   clip (feature kind ``whisper``, card ``input.features``);
 - the encoder's convolutions and its first blocks (only as many as the head reads);
-- the frame mean of the chosen hidden states, standardised, then the head;
+- the frame mean of the chosen hidden states, standardised, then the head (trained with each
+  clip's softmax over its own corpus's classes: :mod:`emorec.training.voice.masked_head`);
 - ``probabilities`` (1, n_labels).
 
 Which states and the regularisation strength are chosen by leave-one-corpus-out over
@@ -31,7 +32,7 @@ from emorec.errors import EmorecError
 from emorec.voice.features import FeatureConfig, whisper_feature_config
 
 CORPORA = ("ravdess", "emovo", "urdu")
-RECIPE = "whisper"  # the rows of benchmarks/results/voice_frontends.json the card reports
+RECIPE = "whisper_masked"  # the rows of benchmarks/results/voice_frontends.json the card reports
 # Weight-only 8- and 4-bit storage, computed in float32: the encoder's matrices are rounded (plan QUANT,
 # emorec.training.voice.whisper.QUANT_PLANS) before the head is trained (front end whisper_layers_mixed), so
 # the graph computes what training saw. Tried before: dynamic int8 quantisation of the activations (changed
@@ -43,7 +44,7 @@ COMPACT_NOTE = ("encoder attention matrices stored in 8 bits (one float16 scale 
                 "error); the head was trained on this encoder's features; the rest as float16; unpacked to float32 "
                 "when the session loads (computation in float32)")
 VECTORS = "whisper_layers_mixed"
-NAME = "emorec-voice-whisper-base-l{layers}-lr"
+NAME = "emorec-voice-whisper-base-l{layers}-masked-lr"
 
 
 class WhisperHead(nn.Module):
@@ -74,7 +75,8 @@ def training_data(data: str | None, corpora=CORPORA):
 
 
 def train_head(records, labels: list[str]) -> tuple[Any, tuple[int, ...], float, dict[str, float]]:
-    """The head on every clip; states and C by leave-one-corpus-out over the corpora."""
+    """The head on every clip, each clip's softmax over its corpus's classes (per-class masking);
+    states and C by leave-one-corpus-out over the corpora."""
     from emorec.training.voice.frontends import clip_vectors
     from emorec.training.voice.fused import balanced_weights, fit_head
     from emorec.training.voice.whisper import choose_layers, layer_view
@@ -83,8 +85,8 @@ def train_head(records, labels: list[str]) -> tuple[Any, tuple[int, ...], float,
     y = np.array([labels.index(r.label) for r in records])
     corpus = np.array([r.corpus for r in records])
     groups = np.array([r.speaker for r in records])
-    layers, C, table = choose_layers(vectors, y, corpus, groups, np.arange(len(y)), "corpus")
-    head = fit_head(layer_view(vectors, layers), y, balanced_weights(corpus, y), C)
+    layers, C, table = choose_layers(vectors, y, corpus, groups, np.arange(len(y)), "corpus", masked=True)
+    head = fit_head(layer_view(vectors, layers), y, balanced_weights(corpus, y), C, corpus)
     return head, layers, C, table
 
 
@@ -186,15 +188,19 @@ def export(out: str | Path, data: str | None = None, compact: bool = True, overw
         },
         architecture=(f"frozen Whisper base encoder (OpenAI, MIT), convolutions and the first {max(layers)} of 6 "
                       f"blocks; frame means of hidden states {layer_name(layers)} ({len(layers) * 512} values), "
-                      f"standardised, then multinomial logistic regression (C={C}); {n_params} parameters"),
+                      f"standardised, then multinomial logistic regression (C={C}; trained with each clip's "
+                      f"softmax over its corpus's classes); {n_params} parameters"),
         training={
             "data": summaries,
             "protocol": "all: every clip of every corpus trains the shipped head (the encoder is frozen)",
             "labels_from": list(CORPORA),
-            "label_policy": "union of the corpora's classes; each clip's corpus honours its own classes",
+            "label_policy": "union of the corpora's classes; per-class masking: in training each clip's softmax "
+                            "runs over the classes its corpus labels (corpus_labels), at prediction over all of "
+                            "them",
             "corpus_labels": corpus_labels,
             "balance": "each corpus weighted by sqrt(clips), classes equal within a corpus",
-            "head": {"frontend": "whisper", "layers": list(layers), "C": C, "C_grid": list(C_GRID),
+            "head": {"frontend": RECIPE, "layers": list(layers), "C": C, "C_grid": list(C_GRID),
+                     "loss": "cross-entropy over the clip's corpus's classes (emorec.training.voice.masked_head)",
                      "chosen_by": "leave-one-corpus-out over the training corpora (states at the grid's middle C, "
                                   "then C for the chosen states)",
                      "inner_uar_by_layers": table, "clips": len(records), "parity_max_diff": parity,
