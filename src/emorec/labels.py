@@ -6,7 +6,11 @@ what "sad" means. Nothing is guessed from folder names outside these tables.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from emorec.errors import UsageError
 
 # Canonical names, in a fixed order used whenever a full vocabulary is needed.
 EMOTIONS: tuple[str, ...] = (
@@ -131,3 +135,58 @@ def remap(labels: Iterable[str], mapping: Mapping[str, str | None]) -> list[str 
     "calm" into "neutral" or dropping "surprise" when combining with CREMA-D.
     """
     return [mapping.get(label, label) for label in labels]
+
+
+class LabelSubset:
+    """Some of a model's labels: its probabilities over just those, renormalised to sum to one.
+
+    For users whose label set is smaller than the model's (CREMA-D has no calm and no surprise):
+    the argmax runs over their classes only, as the cross-corpus benchmarks score a held-out corpus.
+    ``wanted``: names (canonical or folder names such as "Happiness") as a sequence or one
+    comma-separated string; None keeps every label.
+
+    >>> s = LabelSubset(["neutral", "happy", "sad"], "sad,neutral")
+    >>> s.labels, s.apply(np.array([0.2, 0.5, 0.3])).round(3).tolist()
+    (['neutral', 'sad'], [0.4, 0.6])
+    """
+
+    def __init__(self, model_labels: Sequence[str], wanted: Sequence[str] | str | None = None) -> None:
+        self.model_labels = list(model_labels)
+        if wanted is None:
+            self.index = None
+            self.labels = list(self.model_labels)
+            return
+        names = [w for w in (wanted.split(",") if isinstance(wanted, str) else wanted) if str(w).strip()]
+        keep = set()
+        for name in names:
+            try:
+                label = canonical(str(name))
+            except UnknownLabelError:
+                label = None
+            if label not in self.model_labels:
+                raise UsageError(f"label {str(name).strip()!r} is not one of this model's labels: use some of "
+                                 f"{', '.join(self.model_labels)}")
+            keep.add(label)
+        if len(keep) < 2:
+            raise UsageError(f"give at least two of the model's labels ({', '.join(self.model_labels)}), "
+                             "comma-separated")
+        self.index = [i for i, label in enumerate(self.model_labels) if label in keep]  # the model's order
+        self.labels = [self.model_labels[i] for i in self.index]
+
+    def __bool__(self) -> bool:
+        return self.index is not None
+
+    def scores(self, scores: Mapping[str, float], digits: int = 6) -> dict[str, float]:
+        """A result's ``{label: probability}`` over the model's labels -> over :attr:`labels`."""
+        if self.index is None:
+            return dict(scores)
+        kept = self.apply(np.array([float(scores.get(k, 0.0)) for k in self.model_labels]))
+        return {k: round(float(p), digits) for k, p in zip(self.labels, kept)}
+
+    def apply(self, probs: np.ndarray) -> np.ndarray:
+        """(..., len(model_labels)) probabilities -> (..., len(labels)), each row summing to one."""
+        if self.index is None:
+            return probs
+        kept = np.asarray(probs)[..., self.index]
+        total = kept.sum(axis=-1, keepdims=True)
+        return np.divide(kept, total, out=np.full_like(kept, 1.0 / len(self.index)), where=total > 0)

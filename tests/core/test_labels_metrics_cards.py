@@ -48,3 +48,45 @@ def test_card_round_trip_and_missing_fields(tmp_path: Path) -> None:
         ModelCard.load(tmp_path / "bad.json")
     with pytest.raises(ModelError, match="not found"):
         ModelCard.load(tmp_path / "none.json")
+
+
+def test_label_subset_keeps_the_models_order_and_renormalises():
+    import numpy as np
+
+    from emorec.errors import UsageError
+    from emorec.labels import LabelSubset
+
+    model = ["neutral", "calm", "happy", "sad", "angry"]
+    s = LabelSubset(model, "Anger, happiness ,neutral")  # folder names and spaces are fine
+    assert s.labels == ["neutral", "happy", "angry"] and s
+    got = s.apply(np.array([[0.1, 0.5, 0.2, 0.1, 0.1], [0.0, 1.0, 0.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(got, [[0.25, 0.5, 0.25], [1 / 3, 1 / 3, 1 / 3]])  # nothing left: uniform
+    assert s.scores({"neutral": 0.1, "calm": 0.5, "happy": 0.2, "sad": 0.1, "angry": 0.1}) == {
+        "neutral": 0.25, "happy": 0.5, "angry": 0.25}
+    everything = LabelSubset(model, None)
+    assert not everything and everything.labels == model
+    np.testing.assert_array_equal(everything.apply(np.arange(5.0)), np.arange(5.0))
+    with pytest.raises(UsageError, match="'fear' is not one of this model's labels"):
+        LabelSubset(model, ["happy", "fear"])
+    with pytest.raises(UsageError, match="'bogus' is not one of"):
+        LabelSubset(model, "happy,bogus")
+    with pytest.raises(UsageError, match="at least two"):
+        LabelSubset(model, "happy,Happiness")
+
+
+def test_recognisers_with_labels_answer_over_those_labels(tmp_path):
+
+    from emorec.testing.media import with_pauses
+    from emorec.voice.recognizer import VoiceEmotionRecognizer
+
+    full = VoiceEmotionRecognizer()
+    some = VoiceEmotionRecognizer(labels="neutral,happy,sad,angry")
+    x, _ = with_pauses([2.0, 2.0])
+    a, b = full.predict(x, sample_rate=16000), some.predict(x, sample_rate=16000)
+    assert some.labels == ["neutral", "happy", "sad", "angry"] and set(b.scores) == set(some.labels)
+    assert sum(b.scores.values()) == pytest.approx(1.0, abs=1e-5)
+    restricted = a.restricted(some.subset)  # the server's path: the full result restricted afterwards
+    assert restricted.label == b.label and len(restricted.segments) == len(b.segments)
+    for k in some.labels:
+        assert restricted.scores[k] == pytest.approx(b.scores[k], abs=2e-5)
+    assert some.classify(x[16000:48000]).shape == (4,)

@@ -127,3 +127,41 @@ def test_voice_long_recording_has_a_timeline_schema(real_client):
         assert 0.0 <= seg["start"] < seg["end"] <= 9.01
         assert set(seg) >= {"start", "end", "label", "score", "scores"}
     assert (body["label"] is None) == (body["segments"] == [])
+
+
+def _card_labels(model: Path) -> list[str]:
+    return json.loads(model.with_suffix(".json").read_text())["labels"]
+
+
+def test_face_labels_query_equals_cli_labels(real_client, synthetic_face_model):
+    wanted = ",".join(_card_labels(synthetic_face_model)[:3])
+    r = real_client.post(f"/v1/face?labels={wanted}",
+                         files={"file": ("astronaut.jpg", EXAMPLE_PHOTO.read_bytes(), "image/jpeg")})
+    assert r.status_code == 200, r.text
+    api = r.json()
+    assert set(api["faces"][0]["scores"]) == set(wanted.split(","))
+    assert sum(api["faces"][0]["scores"].values()) == pytest.approx(1.0, abs=1e-5)
+    cli = cli_json("face", "predict", str(EXAMPLE_PHOTO), "--model", str(synthetic_face_model), "--labels", wanted)
+    assert_close({**api, "path": None}, {**cli, "path": None})
+
+
+def test_voice_labels_query_equals_cli_labels_over_a_timeline(real_client, voice_model, tmp_path):
+    wanted = ",".join(_card_labels(voice_model)[1:3])
+    clip = tmp_path / "long.wav"
+    from emorec.testing.media import with_pauses
+
+    clip.write_bytes(wav_bytes(with_pauses([3.0, 3.0, 3.0])[0]))
+    r = real_client.post(f"/v1/voice?labels={wanted}", files={"file": ("long.wav", clip.read_bytes(), "audio/wav")})
+    assert r.status_code == 200, r.text
+    api = r.json()
+    assert len(api["segments"]) >= 2 and set(api["scores"]) == set(wanted.split(","))
+    cli = cli_json("voice", "predict", str(clip), "--model", str(voice_model), "--labels", wanted)
+    assert_close({**api, "path": None}, {**cli, "path": None})
+
+
+def test_a_label_the_model_lacks_is_a_422(real_client):
+    r = real_client.post("/v1/face?labels=happy,nosuch", files={"file": ("p.jpg", photo_with_face(320, 240))})
+    assert r.status_code == 422 and r.json()["error"] == "bad_labels"
+    assert "nosuch" in r.json()["detail"]
+    r = real_client.post("/v1/voice?labels=sad", files={"file": ("v.wav", wav_bytes(speech_like(2.0)))})
+    assert r.status_code == 422 and "at least two" in r.json()["detail"]

@@ -229,6 +229,10 @@ def predict(
     providers: Optional[str] = typer.Option(
         None, "--providers", help="ONNX Runtime providers: cpu (default, or $EMOREC_PROVIDERS), auto (CUDA when available), cuda."
     ),
+    labels: Optional[str] = typer.Option(
+        None, "--labels", help="Only these of the model's labels, comma-separated (e.g. happy,sad,angry,neutral): "
+                               "probabilities over them, renormalised."
+    ),
 ) -> None:
     """Predict the emotion of every face in images, folders and videos.
 
@@ -244,7 +248,7 @@ def predict(
         code = _run(
             paths, format, csv, overwrite, annotate, every, model, cropped, recursive,
             batch_size, max_megapixels, detector, detect_size, threads, progress, detector_model,
-            providers=providers,
+            providers=providers, labels=labels,
         )
     except EmorecError as exc:
         err(f"error: {exc}")
@@ -283,6 +287,7 @@ def _run(
     progress: bool | None,
     detector_model: Path | None = None,
     providers: str | None = None,
+    labels: str | None = None,
 ) -> int:
     import csv as csv_module
 
@@ -310,7 +315,7 @@ def _run(
     options = detector_options(detector, detect_size=detect_size, model_path=str(detector_model) if detector_model else None)
     recognizer = FaceEmotionRecognizer(
         model=model, detector=detector, threads=threads, max_pixels=max_pixels,
-        batch_size=batch_size, detector_options=options, providers=providers,
+        batch_size=batch_size, detector_options=options, providers=providers, labels=labels,
     )
 
     if annotate is not None:

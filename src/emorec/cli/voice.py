@@ -121,6 +121,9 @@ def predict(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing --csv/--plot files."),
     providers: Optional[str] = typer.Option(None, "--providers",
                                             help="ONNX Runtime providers: cpu (default, or $EMOREC_PROVIDERS), auto, cuda."),
+    labels: Optional[str] = typer.Option(None, "--labels",
+                                         help="Only these of the model's labels, comma-separated (e.g. "
+                                              "neutral,happy,sad,angry): each segment's probabilities over them."),
 ) -> None:
     """Emotions in speech recordings, per file and over time.
 
@@ -159,7 +162,7 @@ def predict(
                     plot_paths.append(plot.with_name(stem + (plot.suffix or ".png")))
         for p in plot_paths:
             check_output_file(p, option="--plot", inputs=inputs, overwrite=overwrite, suffixes=PLOT_SUFFIXES)
-    rec = VoiceEmotionRecognizer(model, vad=vad, providers=providers)
+    rec = VoiceEmotionRecognizer(model, vad=vad, providers=providers, labels=labels)
     labels = rec.labels
     writer = fh = None
     n_ok = n_done = 0

@@ -26,6 +26,7 @@ from emorec.face.detect import DEFAULT_DETECTOR, Box, Detection, FaceDetector, a
 from emorec.face.imageio import DEFAULT_MAX_PIXELS, MIN_SIDE, ImageSource, describe, load_gray_reduced, load_image
 from emorec.face.crop import CropSpec, crop_detection
 from emorec.face.preprocess import DEFAULT_INPUT, normalise, resize_face
+from emorec.labels import LabelSubset
 
 
 def load_face_model(path: str | os.PathLike, threads: int | None = None, providers=None):  # -> emorec.runtime.OnnxModel
@@ -47,6 +48,14 @@ class FacePrediction:
     label: str
     score: float
     scores: dict[str, float] = field(default_factory=dict)
+
+    def restricted(self, subset: LabelSubset) -> FacePrediction:
+        """This face over ``subset``'s labels only (what a recogniser made with ``labels=`` gives)."""
+        if not subset:
+            return self
+        scores = subset.scores(self.scores)
+        best = max(scores, key=lambda k: scores[k])
+        return FacePrediction(self.box, best, scores[best], scores)
 
     def to_dict(self, digits: int | None = 6) -> dict[str, Any]:
         """JSON-ready dict: ``{"box": [x, y, w, h], "label", "score", "scores": {...}}``."""
@@ -94,6 +103,8 @@ class FaceEmotionRecognizer:
             original image's pixels. Several times faster on phone photos.
         providers: ONNX Runtime providers, ``"cpu"`` (default, or $EMOREC_PROVIDERS),
             ``"auto"`` (CUDA when available) or ``"cuda"`` (see ``emorec.runtime``).
+        labels: some of the model's labels (a list or ``"happy,sad,angry"``): each face's
+            probabilities over just those, renormalised (:class:`emorec.labels.LabelSubset`).
     """
 
     task = "face"
@@ -110,6 +121,7 @@ class FaceEmotionRecognizer:
         detector_options: Mapping[str, Any] | None = None,
         reduced_decode: bool = True,
         providers: str | Sequence[str] | None = None,
+        labels: Sequence[str] | str | None = None,
     ) -> None:
         from emorec.runtime import packaged_model
 
@@ -118,6 +130,7 @@ class FaceEmotionRecognizer:
         card = self.model.card
         if card.task and card.task != "face":
             raise ModelError(f"{path} is a {card.task!r} model, not a face model: pass a face .onnx")
+        self.subset = LabelSubset(self.model.labels, labels)
         self.spec: dict[str, Any] = {**DEFAULT_INPUT, **(card.input or {})}
         self._check_spec(path)
         self.crop_spec = CropSpec.from_card_input(self.spec)
@@ -148,8 +161,8 @@ class FaceEmotionRecognizer:
 
     @property
     def labels(self) -> list[str]:
-        """Emotion names in the model's output order (from the card)."""
-        return self.model.labels
+        """Emotion names in output order: the card's, or the subset asked for with ``labels=``."""
+        return self.subset.labels
 
     @property
     def card(self):  # -> emorec.cards.ModelCard
@@ -252,7 +265,7 @@ class FaceEmotionRecognizer:
             if self._fixed_batch and n < self._fixed_batch:  # pad the last chunk of a fixed-batch model
                 pad = np.zeros((self._fixed_batch - n, *chunk.shape[1:]), dtype=chunk.dtype)
                 chunk = np.concatenate([chunk, pad])
-            out[start : start + n] = self.model.run(chunk)[:n]
+            out[start : start + n] = self.subset.apply(self.model.run(chunk)[:n])
         # An int8 model's probability output comes in 1/255 steps whose rows sum to
         # 1 +- 0.01; rescale so every result's scores sum to one (argmax unchanged).
         np.clip(out, 0.0, None, out=out)

@@ -44,7 +44,12 @@ _UPLOAD_DOC = {
             },
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         },
-    }
+    },
+    "parameters": [{
+        "name": "labels", "in": "query", "required": False, "schema": {"type": "string"},
+        "description": "Only these of the model's labels, comma-separated (e.g. happy,sad,angry,neutral): "
+                       "scores over them, renormalised; an unknown label answers 422.",
+    }],
 }
 _ERROR_SCHEMA = {
     "type": "object",
@@ -57,7 +62,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {400: "Empty upload, no file field or malformed form", 408: "Upload too slow",
             413: "Upload, image pixels or audio duration over the limit",
             415: "Content is not a supported image/audio type (decided from the bytes)",
-            422: "Truncated or corrupt file", 503: "Busy (see Retry-After) or model unavailable",
+            422: "Truncated or corrupt file, or a label the model lacks", 503: "Busy (see Retry-After) or model unavailable",
             504: "Processing exceeded the request timeout"}
     return {c: {"description": text.get(c, ""), "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
             for c in codes}
@@ -156,6 +161,7 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
               summary="Faces in an image: box [x, y, w, h], label, score, per-emotion scores")
     async def predict_face(request: Request) -> Any:
         engine = engines["face"]
+        subset = _labels(request, engine)
 
         def work(name: str, data: bytes) -> dict[str, Any]:
             # Colour, as `emorec face predict` reads files: the detectors use colour (the model's crop is
@@ -163,7 +169,7 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
             image = decode_image(name, data, settings.max_image_pixels, mode="bgr")
             del data
             with engine.borrow() as rec:
-                faces = rec.predict(image)
+                faces = [f.restricted(subset) for f in rec.predict(image)]
             # The record of `emorec face predict --format json` for one image, built by the same code.
             return image_record(name, faces)
 
@@ -174,6 +180,7 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
               summary="Emotion in a speech recording: overall label and a segment timeline")
     async def predict_voice(request: Request) -> Any:
         engine = engines["voice"]
+        subset = _labels(request, engine)
 
         def work(name: str, data: bytes) -> dict[str, Any]:
             # Mono at 16 kHz (the voice models' rate), decoded in blocks: bombs stay small.
@@ -181,7 +188,7 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
             del data
             with engine.borrow() as rec:
                 try:
-                    out = rec.predict(audio.samples, sample_rate=audio.sample_rate).to_dict()
+                    out = rec.predict(audio.samples, sample_rate=audio.sample_rate).restricted(subset).to_dict()
                 except InputError as exc:
                     # The file decoded fine but holds nothing to analyse (e.g. silence): like
                     # "no speech detected", a result whose error says why, as the CLI reports it.
@@ -190,6 +197,11 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
             return out
 
         return await _handle(request, engine, settings.max_audio_bytes, "audio", work)
+
+    def _labels(request: Request, engine: Engine) -> Any:
+        # ?labels=happy,sad,...: checked before the upload is read (a model still loading answers 503 later)
+        wanted = request.query_params.get("labels")
+        return engine.subset(wanted if engine.status == "loaded" else None)
 
     async def _handle(request: Request, engine: Engine, max_bytes: int, what: str, work: Any) -> Any:
         deadline = time.monotonic() + settings.request_timeout

@@ -34,6 +34,7 @@ class Engine:
         self.status = "pending"  # pending -> loading -> loaded | failed | disabled
         self.error: str | None = None
         self.card: dict[str, Any] | None = None
+        self.labels: list[str] | None = None
         self.load_seconds: float | None = None
 
     def load(self) -> None:
@@ -48,6 +49,7 @@ class Engine:
             for inst in instances:
                 self._pool.put(inst)
             self.card = card_dict(instances[0])
+            self.labels = list(getattr(instances[0], "labels", None) or (self.card or {}).get("labels") or [])
             self.status = "loaded"
         except Exception as exc:  # model missing, bad card, import error: reported by /readyz
             self.status = "failed"
@@ -65,6 +67,17 @@ class Engine:
             yield inst
         finally:
             self._pool.put(inst)
+
+    def subset(self, wanted: str | None):  # -> emorec.labels.LabelSubset
+        """The request's ``labels`` (comma-separated, some of the model's) checked against the model;
+        a bad list is a 422 before the upload is read."""
+        from emorec.errors import UsageError
+        from emorec.labels import LabelSubset
+
+        try:
+            return LabelSubset(self.labels or [], wanted if wanted else None)
+        except UsageError as exc:
+            raise ApiError(422, "bad_labels", str(exc)) from None
 
     def unavailable_reason(self) -> str:
         if self.status == "disabled":

@@ -25,7 +25,7 @@ Policy:
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,8 @@ import numpy as np
 
 from emorec.errors import EmorecError, InputError, UsageError
 from emorec.contract import check_error_policy
-from emorec.results import Segment
+from emorec.labels import LabelSubset
+from emorec.results import Segment, weighted_scores
 from emorec.voice.audio import SILENCE_PEAK, audio_info, check_signal, resample, to_mono, trim_bounds, trim_silence
 from emorec.voice.features import FeatureConfig, extract
 from emorec.voice.loudness import normalize_loudness
@@ -71,6 +72,21 @@ class VoiceResult:
             "error": self.error,
         }
 
+    def restricted(self, subset: LabelSubset) -> VoiceResult:
+        """This result over ``subset``'s labels only: every segment renormalised over them, the
+        recording's scores their duration-weighted mean (what a recogniser made with ``labels=``
+        gives, to the 6 digits results keep)."""
+        if not subset or not self.segments:
+            return self
+        segs = []
+        for s in self.segments:
+            scores = subset.scores(s.scores)
+            best = max(scores, key=lambda k: scores[k])
+            segs.append(VoiceSegment(s.start, s.end, best, scores[best], scores))
+        overall = {k: round(v, 6) for k, v in weighted_scores(segs, subset.labels).items()}
+        best = max(overall, key=lambda k: overall[k])
+        return VoiceResult(best, overall[best], overall, segs, self.duration, self.path, self.error)
+
     @classmethod
     def failed(cls, error: str, path: str | None = None) -> VoiceResult:
         return cls(label=None, score=None, scores={}, segments=[], path=path, error=error)
@@ -83,14 +99,16 @@ class VoiceEmotionRecognizer:
     default: the model shipped in the package. ``vad``: ``auto`` (silero when
     installed, else energy), ``silero``, ``energy`` or any registered segmenter.
     ``providers``: ONNX Runtime providers, ``"cpu"`` (default, or $EMOREC_PROVIDERS),
-    ``"auto"`` (CUDA when available) or ``"cuda"``.
+    ``"auto"`` (CUDA when available) or ``"cuda"``. ``labels``: some of the model's labels
+    (a list or ``"neutral,happy,sad"``): every segment's probabilities over just those,
+    renormalised (:class:`emorec.labels.LabelSubset`), for label sets smaller than the model's.
     """
 
     task = "voice"
 
     def __init__(self, model: str | Path | None = None, vad: str = "auto", threads: int | None = None,
                  single_seconds: float | None = None, block_seconds: float = 20.0,
-                 providers: str | list[str] | None = None) -> None:
+                 providers: str | list[str] | None = None, labels: Sequence[str] | str | None = None) -> None:
         from emorec.runtime import OnnxModel, packaged_model
 
         path = Path(model) if model is not None else packaged_model("voice")
@@ -101,6 +119,7 @@ class VoiceEmotionRecognizer:
         spec = card.input or {}
         if "features" not in spec:
             raise EmorecError(f"the card of {path} lacks input.features: re-export the model")
+        self.subset = LabelSubset(self.model.labels, labels)  # a usage error before any work
         self.features = FeatureConfig.from_dict(spec["features"])
         self.partials = PartialSpec.from_dict(spec["partials"]) if spec.get("partials") else None
         self.sample_rate = int(spec.get("sample_rate", self.features.sample_rate))
@@ -121,7 +140,8 @@ class VoiceEmotionRecognizer:
 
     @property
     def labels(self) -> list[str]:
-        return self.model.labels
+        """Emotion names in output order: the card's, or the subset asked for with ``labels=``."""
+        return self.subset.labels
 
     @property
     def card(self):
@@ -157,7 +177,7 @@ class VoiceEmotionRecognizer:
             raise InputError(f"an utterance of {seconds:.1f} s is longer than this model takes "
                              f"({self.max_input_seconds:g} s): use predict(), which segments long recordings")
         feats, extra = self.model_inputs(audio)
-        return self.model.run(feats, **extra)[0]
+        return self.subset.apply(self.model.run(feats, **extra)[0])
 
     def _scores(self, probs: np.ndarray) -> dict[str, float]:
         return {k: round(float(p), 6) for k, p in zip(self.labels, probs)}
