@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("face", "voice", "voice_cross", "frontends", "speed", "leak", "peer", "detector", "photos")
+SECTIONS = ("face", "voice", "voice_cross", "frontends", "channel", "speed", "leak", "peer", "detector", "photos")
 VOICE_WORDS = ("voice", "ravdess", "crema", "savee", "speech", "audio")
 SPEED_NAMES = ("face_speed", "voice_speed", "serve_load", "train_speed", "voice_compact")
 RUN_ALL = "python benchmarks/run_all.py"
@@ -454,6 +454,28 @@ def render_frontends(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def render_channel(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """voice_channel.json: one row per recording condition, balanced accuracy per held-out corpus."""
+    doc = results.get("voice_channel")
+    if not doc:
+        return ["not measured yet (run: python benchmarks/voice_channel.py)"]
+    f = doc["figures"]
+    corpora = list(dict.fromkeys(r["corpus"] for r in f.get("rows", [])))
+    by = {(r["condition"], r["corpus"]): r for r in f.get("rows", [])}
+    rows = []
+    for cond in f.get("conditions", []):
+        cells = []
+        for c in corpora:
+            r = by.get((cond, c))
+            cells.append(f"{with_ci(r['balanced_accuracy'])}; same label {r['same_label_as_clean']:.0%}" if r else "-")
+        rows.append([cond, *cells])
+    lines = table(["Condition", *(f"{c.upper()} held out" for c in corpora)], rows)
+    lines += ["", f"Balanced accuracy [95% CI, speakers resampled] over the held-out corpus's classes, and the share "
+                  f"of clips labelled as their clean copy; {f.get('n_clips')} clips; command: `{doc.get('command')}`.",
+              "", *machines_line([doc])]
+    return lines
+
+
 def _times(x: float) -> str:
     return f"{x:.1f}x" if x >= 10 else f"{x:.2f}x"
 
@@ -466,6 +488,8 @@ def render_section(section: str, results: Mapping[str, Mapping[str, Any]], scrip
         lines = render_voice_cross(results)
     elif section == "frontends":
         lines = render_frontends(results)
+    elif section == "channel":
+        lines = render_channel(results)
     elif section == "speed":
         lines = render_speed(results, scripts)
     elif section == "leak":

@@ -253,24 +253,42 @@ def _frontend_row(frontend: str, kind: str, corpus: str, uar: float) -> dict:
             "macro_f1": {"value": uar, "low": None, "high": None}}
 
 
-def test_frontends_section_rows_and_speed_from_json(tmp_path):
+def _render_one(tmp_path, name: str, section: str, figures: dict) -> str:
+    """README text of ``section`` rendered from one result document ``name`` with ``figures``."""
     results = tmp_path / "results"
     results.mkdir()
+    doc = {"schema": 1, "name": name, "command": f"python benchmarks/{name}.py", "machine": {}, "versions": {},
+           "figures": figures}
+    (results / f"{name}.json").write_text(json.dumps(doc))
+    readme = tmp_path / "README.md"
+    start, end = markers(section)
+    readme.write_text(f"# x\n{start}\n{end}\n")
+    update_readme(readme, results)
+    return readme.read_text()
+
+
+def test_frontends_section_rows_and_speed_from_json(tmp_path):
     rows = [_frontend_row("resemblyzer", "leave-corpus-out", "emovo", 0.35),
             _frontend_row("bigru|resemblyzer", "leave-corpus-out", "emovo", 0.374),
             _frontend_row("bigru|resemblyzer", "corpus-kfold", "ravdess", 0.513),
             {**_frontend_row("whisper", "corpus-kfold", "urdu", 0.6), "made_by": {"command": "old cmd", "commit": "abcdef123"}}]
-    doc = {"schema": 1, "name": "voice_frontends", "command": "python benchmarks/voice_frontends.py",
-           "machine": {}, "versions": {},
-           "figures": {"rows": rows, "n_clips": 10, "real_time_factor": {"resemblyzer": 0.0079}}}
-    (results / "voice_frontends.json").write_text(json.dumps(doc))
-    readme = tmp_path / "README.md"
-    start, end = markers("frontends")
-    readme.write_text(f"# x\n{start}\n{end}\n")
-    update_readme(readme, results)
-    text = readme.read_text()
+    text = _render_one(tmp_path, "voice_frontends", "frontends",
+                       {"rows": rows, "n_clips": 10, "real_time_factor": {"resemblyzer": 0.0079}})
     assert "| resemblyzer + LR | - | 35.0% [30.0, 40.0] | - | - | - | - | 0.0079 |" in text
     assert "| BiGRU averaged with resemblyzer + LR head | - | 37.4% [32.4, 42.4] | - | 51.3% [46.3, 56.3] | - | - |" in text
     assert "| whisper + LR | - | - | - | - | - | 60.0% [55.0, 65.0] | - |" in text
     assert "Rows of front ends not redone there: `old cmd` at commit abcdef12." in text
     assert "python benchmarks/voice_frontends.py" in text
+
+
+def test_channel_section_one_row_per_condition(tmp_path):
+    rows = []
+    for cond, uar, same in (("clean", 0.48, 1.0), ("telephone", 0.41, 0.72)):
+        for corpus in ("emovo", "urdu"):
+            rows.append({**_frontend_row("whisper_masked", "leave-corpus-out", corpus, uar),
+                         "condition": cond, "same_label_as_clean": same})
+    text = _render_one(tmp_path, "voice_channel", "channel",
+                       {"rows": rows, "conditions": ["clean", "telephone"], "n_clips": 20})
+    assert "| Condition | EMOVO held out | URDU held out |" in text
+    assert "| telephone | 41.0% [36.0, 46.0]; same label 72% | 41.0% [36.0, 46.0]; same label 72% |" in text
+    assert "python benchmarks/voice_channel.py" in text

@@ -169,7 +169,9 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
             image = decode_image(name, data, settings.max_image_pixels, mode="bgr")
             del data
             with engine.borrow() as rec:
-                faces = [f.restricted(subset) for f in rec.predict(image)]
+                faces = rec.predict(image)
+            if subset:  # only when asked: an injected recogniser's results need not know subsets
+                faces = [f.restricted(subset) for f in faces]
             # The record of `emorec face predict --format json` for one image, built by the same code.
             return image_record(name, faces)
 
@@ -188,7 +190,8 @@ def create_app(settings: ServeSettings | None = None, face: Any = None, voice: A
             del data
             with engine.borrow() as rec:
                 try:
-                    out = rec.predict(audio.samples, sample_rate=audio.sample_rate).restricted(subset).to_dict()
+                    result = rec.predict(audio.samples, sample_rate=audio.sample_rate)
+                    out = (result.restricted(subset) if subset else result).to_dict()
                 except InputError as exc:
                     # The file decoded fine but holds nothing to analyse (e.g. silence): like
                     # "no speech detected", a result whose error says why, as the CLI reports it.

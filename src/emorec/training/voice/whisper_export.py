@@ -110,7 +110,7 @@ def _arrays(records, labels: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndar
     return vectors, y, np.array([r.corpus for r in records]), np.array([r.speaker for r in records])
 
 
-def _fit(vectors, y, corpus, groups, train: np.ndarray, masked: bool):
+def fit_recipe(vectors, y, corpus, groups, train: np.ndarray, masked: bool):
     """(head, layers, C, inner table) on ``train``: states and C by leave-one-corpus-out over its
     corpora, or by speaker-grouped folds when it holds one corpus."""
     from emorec.training.voice.fused import balanced_weights, fit_head
@@ -127,7 +127,7 @@ def train_head(records, labels: list[str], masked: bool = True) -> tuple[Any, tu
     """The head on every clip (``masked``: each clip's softmax over its corpus's classes);
     states and C by leave-one-corpus-out over the corpora."""
     vectors, y, corpus, groups = _arrays(records, labels)
-    return _fit(vectors, y, corpus, groups, np.arange(len(y)), masked)
+    return fit_recipe(vectors, y, corpus, groups, np.arange(len(y)), masked)
 
 
 def held_out_metrics(records, labels: list[str], masked: bool = True, folds: int = 5) -> dict[str, Any]:
@@ -153,7 +153,7 @@ def held_out_metrics(records, labels: list[str], masked: bool = True, folds: int
     for name, parts in splits:
         truth, pred, spk = [], [], []
         for tr, te in parts:
-            head, layers, _, _ = _fit(vectors, y, corpus, groups, tr, masked)
+            head, layers, _, _ = fit_recipe(vectors, y, corpus, groups, tr, masked)
             allowed = sorted(set(y[te].tolist()) & set(y[tr].tolist()))
             ids, probs = restricted_probs(head, layer_view(vectors, layers)[te], allowed)
             truth.append(y[te])
