@@ -409,10 +409,16 @@ def render_voice_cross(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     if ex.get("clips"):
         lines += ["", f"CREMA-D examples (never trained on; model `{ex.get('model')}`): "
                   f"{ex.get('wav_right')} of {ex.get('wav_n')} WAV clips right, the most frequent label given "
-                  f"{ex.get('max_same_label')} times.", ""]
-        lines += table(["Clip", "True", "Predicted", "Score"],
+                  f"{ex.get('max_same_label')} times."
+                  + (f" With the argmax over CREMA-D's {len(ex['restricted_labels'])} classes (`--labels "
+                     f"{','.join(ex['restricted_labels'])}`): {ex.get('wav_right_restricted')} right, the most "
+                     f"frequent label given {ex.get('max_same_label_restricted')} times."
+                     if ex.get("restricted_labels") else ""), ""]
+        extra = bool(ex.get("restricted_labels"))
+        lines += table(["Clip", "True", "Predicted", "Score", *(["Over CREMA-D's classes"] if extra else [])],
                        [[c["file"], c["true"], c.get("predicted") or f"none ({c.get('error')})",
-                         number(c.get("score"))] for c in ex["clips"]])
+                         number(c.get("score")), *([c.get("predicted_restricted") or "-"] if extra else [])]
+                        for c in ex["clips"]])
     return lines + ["", *machines_line([doc])]
 
 

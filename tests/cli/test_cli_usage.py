@@ -1,6 +1,7 @@
 """Usage mistakes (unknown option, missing argument) print click's short message, never a traceback."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -51,3 +52,16 @@ def test_unexpected_errors_keep_their_own_traceback_and_abort_exits_1(tmp_path):
     assert "RuntimeError: real bug" in boom.stderr and "AttributeError" not in boom.stderr
     stop = subprocess.run([sys.executable, str(script), "stop"], capture_output=True, text=True, timeout=120)
     assert stop.returncode == 1 and "Traceback" not in stop.stderr and "aborted" in stop.stderr
+
+
+@pytest.mark.parametrize("task,example", [("voice", "examples/speech_calm.wav"), ("face", "examples/astronaut.jpg")])
+def test_labels_the_model_lacks_are_one_line_and_exit_2(task, example):
+    out = run_emorec(task, "predict", example, "--labels", "happy,bogus")
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: label 'bogus' is not one of this model's labels")
+    ok = run_emorec(task, "predict", example, "--labels", "happy,sad", "--format", "json")
+    assert ok.returncode == 0, ok.stderr
+    record = json.loads(ok.stdout.splitlines()[0])
+    scores = record["scores"] if task == "voice" else record["faces"][0]["scores"]
+    assert set(scores) == {"happy", "sad"} and sum(scores.values()) == pytest.approx(1.0, abs=1e-5)

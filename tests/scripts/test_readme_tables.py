@@ -292,3 +292,14 @@ def test_channel_section_one_row_per_condition(tmp_path):
     assert "| Condition | EMOVO held out | URDU held out |" in text
     assert "| telephone | 41.0% [36.0, 46.0]; same label 72% | 41.0% [36.0, 46.0]; same label 72% |" in text
     assert "python benchmarks/voice_channel.py" in text
+
+
+def test_cremad_examples_show_the_restricted_count_beside_the_full_one(tmp_path):
+    clips = [{"file": "AudioWAV/1001_DFA_HAP_XX.wav", "layout": "wav", "true": "happy", "predicted": "surprise",
+              "score": 0.6, "error": None, "right": False, "predicted_restricted": "happy"}]
+    examples = {"model": "m", "clips": clips, "wav_n": 1, "wav_right": 0, "max_same_label": 1,
+                "restricted_labels": ["happy", "sad"], "wav_right_restricted": 1, "max_same_label_restricted": 1}
+    text = _render_one(tmp_path, "accuracy_voice_cross", "voice_cross", {"rows": [], "cremad_examples": examples})
+    assert "0 of 1 WAV clips right, the most frequent label given 1 times." in text
+    assert "(`--labels happy,sad`): 1 right, the most frequent label given 1 times." in text
+    assert "| AudioWAV/1001_DFA_HAP_XX.wav | happy | surprise | 0.60 | happy |" in text

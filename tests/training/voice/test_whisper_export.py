@@ -123,3 +123,19 @@ def test_train_head_masks_by_default(corpora, label_vectors):
     assert set(layers) <= {2, 3} and len(head.classes_) == len(labels) and len(table) == 11
     plain, *_ = WE.train_head(records, labels, masked=False)
     assert not isinstance(plain.named_steps["logisticregression"], MaskedLogisticRegression)
+
+
+def test_a_held_out_corpus_sharing_no_class_is_a_clear_error(corpora, label_vectors):
+    records, labels, _, _ = WE.training_data(None, _specs(corpora))
+    only_calm = [r for r in records if r.corpus == "urdu" or r.label == "calm"]  # URDU has no calm
+    with pytest.raises(EmorecError, match="ravdess shares no class with the other corpora"):
+        WE.held_out_metrics(only_calm, labels)
+
+
+def test_too_few_speakers_to_choose_on_is_a_clear_error(corpora, label_vectors):
+    records, labels, _, _ = WE.training_data(None, [f"urdu={corpora['urdu']}"])
+    two = [r for r in records if r.speaker in sorted({r.speaker for r in records})[:2]]
+    with pytest.raises(EmorecError, match="needs at least 3: add another --corpus"):
+        WE.held_out_metrics(two, labels)
+    with pytest.raises(EmorecError, match="needs at least 3"):
+        WE.train_head(two, labels)

@@ -70,6 +70,11 @@ class MaskedLogisticRegression(ClassifierMixin, BaseEstimator):
         res = minimize(objective, np.zeros(dim * k + k), jac=True, method="L-BFGS-B",
                        options={"maxiter": self.max_iter, "gtol": self.tol})
         self.n_iter_ = int(res.nit)
+        if not res.success:
+            import warnings
+
+            warnings.warn(f"MaskedLogisticRegression did not converge in {self.max_iter} iterations ({res.message}); "
+                          "raise max_iter or standardise the inputs", RuntimeWarning, stacklevel=2)
         self.coef_ = res.x[: dim * k].reshape(dim, k).T.copy()
         self.intercept_ = res.x[dim * k:].copy()
         return self

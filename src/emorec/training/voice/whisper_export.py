@@ -110,13 +110,33 @@ def _arrays(records, labels: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndar
     return vectors, y, np.array([r.corpus for r in records]), np.array([r.speaker for r in records])
 
 
+MIN_SPEAKERS = 3  # the inner speaker-grouped folds (emorec.training.voice.fused.c_scores) are 3
+
+
+def inner_protocol(corpus: np.ndarray, groups: np.ndarray, train: np.ndarray) -> str:
+    """How the states and C are chosen on ``train``: ``"corpus"`` (leave-one-corpus-out) when it holds
+    several corpora, else ``"groups"`` (speaker-grouped 3-fold), which needs 3 speakers."""
+    names = sorted(set(corpus[train].tolist()))
+    if len(names) > 1:
+        return "corpus"
+    speakers = len(set(groups[train].tolist()))
+    if speakers < MIN_SPEAKERS:
+        raise EmorecError(f"{names[0]} alone has {speakers} speaker(s) to train on; choosing the states and C on "
+                          f"speaker folds needs at least {MIN_SPEAKERS}: add another --corpus")
+    return "groups"
+
+
+INNER_WORDS = {"corpus": "leave-one-corpus-out over the training corpora",
+               "groups": "speaker-grouped 3-fold within the training corpus"}
+
+
 def fit_recipe(vectors, y, corpus, groups, train: np.ndarray, masked: bool):
     """(head, layers, C, inner table) on ``train``: states and C by leave-one-corpus-out over its
-    corpora, or by speaker-grouped folds when it holds one corpus."""
+    corpora, or by speaker-grouped folds when it holds one corpus (:func:`inner_protocol`)."""
     from emorec.training.voice.fused import balanced_weights, fit_head
     from emorec.training.voice.whisper import choose_layers, layer_view
 
-    inner = "corpus" if len(set(corpus[train].tolist())) > 1 else "groups"
+    inner = inner_protocol(corpus, groups, train)
     layers, C, table = choose_layers(vectors, y, corpus, groups, train, inner, masked=masked)
     head = fit_head(layer_view(vectors, layers)[train], y[train], balanced_weights(corpus[train], y[train]), C,
                     corpus[train] if masked else None)
@@ -125,7 +145,7 @@ def fit_recipe(vectors, y, corpus, groups, train: np.ndarray, masked: bool):
 
 def train_head(records, labels: list[str], masked: bool = True) -> tuple[Any, tuple[int, ...], float, dict[str, float]]:
     """The head on every clip (``masked``: each clip's softmax over its corpus's classes);
-    states and C by leave-one-corpus-out over the corpora."""
+    states and C chosen as :func:`fit_recipe` says."""
     vectors, y, corpus, groups = _arrays(records, labels)
     return fit_recipe(vectors, y, corpus, groups, np.arange(len(y)), masked)
 
@@ -148,6 +168,9 @@ def held_out_metrics(records, labels: list[str], masked: bool = True, folds: int
         splits = [(c, [(idx[corpus != c], idx[corpus == c])]) for c in names]
     else:
         kind = "speaker-kfold"
+        folds = min(folds, len(set(groups.tolist())))  # a small corpus: one speaker per fold
+        if folds < 2:
+            raise EmorecError(f"{names[0]} has one speaker: held-out scores need at least two")
         splits = [(names[0], [(idx[a], idx[b]) for a, b in grouped_kfold(groups, folds, 0)])]
     rows = {}
     for name, parts in splits:
@@ -155,6 +178,9 @@ def held_out_metrics(records, labels: list[str], masked: bool = True, folds: int
         for tr, te in parts:
             head, layers, _, _ = fit_recipe(vectors, y, corpus, groups, tr, masked)
             allowed = sorted(set(y[te].tolist()) & set(y[tr].tolist()))
+            if not allowed:
+                raise EmorecError(f"{name} shares no class with the other corpora: its held-out score is undefined; "
+                                  "train with corpora that share classes")
             ids, probs = restricted_probs(head, layer_view(vectors, layers)[te], allowed)
             truth.append(y[te])
             pred.append(ids[probs.argmax(1)])
@@ -259,19 +285,27 @@ def export(out: str | Path, data: str | None = None, compact: bool = True, overw
     head, layers, C, table = train_head(records, labels, masked)
     if len(head.classes_) != len(labels):
         raise EmorecError(f"the head saw {len(head.classes_)} of {len(labels)} classes")
+    inner = "corpus" if len(names) > 1 else "groups"
+    default = tuple(corpora) == CORPORA and masked and data is None  # the benchmark's rows describe this model
+    command = (f"python -m emorec.training.voice.whisper_export --out {out}"
+               + ("" if tuple(corpora) == CORPORA else "".join(f" --corpus {c}" for c in corpora))
+               + ("" if masked else f" --label-policy {label_policy}") + (" --overwrite" if overwrite else ""))
+    # Everything that can fail runs before a file is written; the graph and its card are written under
+    # temporary names and renamed into place together.
+    metrics = card_metrics(records, labels, masked, default, Path(frontends_json), command)
     encoder = build_encoder(max(layers), quant=QUANT)  # the encoder the head was trained on
     model = WhisperHead(encoder, layers, head).eval()
     feat: FeatureConfig = whisper_feature_config()
     out.parent.mkdir(parents=True, exist_ok=True)
-    parity = write_graph(model, out, feat.n_mels, compact)
-    agreement = compact_agreement(out, model, records) if compact else 1.0
+    final, out = out, out.with_name(out.stem + ".partial.onnx")
+    try:
+        parity = write_graph(model, out, feat.n_mels, compact)
+        agreement = compact_agreement(out, model, records) if compact else 1.0
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
     n_params = sum(p.numel() for p in model.parameters())
     corpus_labels = {c: sorted({r.label for r in records if r.corpus == c}, key=labels.index) for c in names}
-    default = tuple(corpora) == CORPORA and masked
-    command = (f"python -m emorec.training.voice.whisper_export --out {out}"
-               + ("" if tuple(corpora) == CORPORA else "".join(f" --corpus {c}" for c in corpora))
-               + ("" if masked else f" --label-policy {label_policy}") + (" --overwrite" if overwrite else ""))
-    metrics = card_metrics(records, labels, masked, default, Path(frontends_json), command)
     policy = ("union of the corpora's classes; per-class masking: in training each clip's softmax runs over the "
               "classes its corpus labels (corpus_labels), at prediction over all of them") if masked else \
         "shared: only the classes every corpus has"
@@ -308,8 +342,8 @@ def export(out: str | Path, data: str | None = None, compact: bool = True, overw
             "head": {"frontend": RECIPE, "layers": list(layers), "C": C, "C_grid": list(C_GRID),
                      "loss": ("cross-entropy over the clip's corpus's classes (emorec.training.voice.masked_head)"
                               if masked else "cross-entropy over every class"),
-                     "chosen_by": "leave-one-corpus-out over the training corpora (states at the grid's middle C, "
-                                  "then C for the chosen states)",
+                     "chosen_by": f"{INNER_WORDS[inner]} (states at the grid's middle C, then C for the chosen "
+                                  "states)",
                      "inner_uar_by_layers": table, "clips": len(records), "parity_max_diff": parity,
                      "compact_label_agreement": {"value": round(agreement, 4), "clips": len(records[::8]),
                                                  "with": "the float32 torch model, every 8th training clip"}},
@@ -328,7 +362,9 @@ def export(out: str | Path, data: str | None = None, compact: bool = True, overw
                   "made on the held-out corpora rows of that benchmark (see the README)." if default else
                   "with the same rounded encoder, computed at export.")),
     )
-    return out
+    out.with_suffix(".json").replace(final.with_suffix(".json"))
+    out.replace(final)
+    return final
 
 
 def main(argv: list[str] | None = None) -> int:
