@@ -159,13 +159,13 @@ class LabelSubset:
         names = [w for w in (wanted.split(",") if isinstance(wanted, str) else wanted) if str(w).strip()]
         keep = set()
         for name in names:
-            label = str(name).strip()
+            label: str | None = str(name).strip()
             if label not in self.model_labels:  # a card's own names first, then canonical spellings
                 try:
-                    label = canonical(label)
+                    label = canonical(str(label))
                 except UnknownLabelError:
                     label = None
-            if label not in self.model_labels:
+            if label is None or label not in self.model_labels:
                 raise UsageError(f"label {str(name).strip()!r} is not one of this model's labels: use some of "
                                  f"{', '.join(self.model_labels)}")
             keep.add(label)
