@@ -39,8 +39,20 @@ VECTORS = "whisper_layers_mixed"  # the shipped encoder's states (emorec.trainin
 SAMPLE_RATE = 16000
 
 
+# Each condition's settings, as written below; the degraded-vector cache is keyed by them, so a changed
+# degradation is recomputed rather than read back stale.
+SETTINGS = {"mp3_32k": "mp3 32000 b/s", "telephone": "band 300-3400 Hz", "noise_10db": "pink noise 10 dB SNR",
+            "reverb": "synthetic rir rt60 0.6 s", "quiet": "gain -30 dB"}
+
+
+def cache_key(name: str) -> str:
+    import hashlib
+
+    return f"{VECTORS}@{name}-{hashlib.sha256(SETTINGS[name].encode()).hexdigest()[:8]}"
+
+
 def conditions() -> dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]]:
-    """Condition name -> degradation of a 16 kHz clip (raw, before trimming and loudness)."""
+    """Condition name -> degradation of a 16 kHz clip (raw, before trimming and loudness): :data:`SETTINGS`."""
     from emorec.training.voice import channel_augment as ca
 
     def noise(x, rng):
@@ -64,7 +76,7 @@ def degraded_vectors(records, name: str, fn, cache) -> np.ndarray:
     from emorec.voice.audio import read_audio, trim_silence
     from emorec.voice.loudness import normalize_loudness
 
-    path = cache / f"{VECTORS}@{name}.npz"
+    path = cache / f"{cache_key(name)}.npz"
     stored = dict(np.load(path)) if path.is_file() else {}
     shas = [file_sha256(r.path) for r in records]
     encode = FRONTENDS.get(VECTORS)

@@ -57,3 +57,9 @@ def test_scores_run_over_the_held_out_classes():
     got = vc.scores(yt, yt.copy(), np.array(list("aabbcc")), labels)
     assert got["metrics"]["labels"] == ["neutral", "happy", "sad"]  # calm is not the held-out corpus's
     assert got["metrics"]["balanced_accuracy"] == pytest.approx(1.0)
+
+
+def test_every_condition_has_settings_that_key_its_cache():
+    assert set(vc.SETTINGS) == set(vc.conditions())
+    keys = {vc.cache_key(n) for n in vc.SETTINGS}
+    assert len(keys) == len(vc.SETTINGS) and all(k.startswith(vc.VECTORS + "@") for k in keys)
