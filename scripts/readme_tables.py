@@ -473,11 +473,14 @@ def render_channel(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
         cells = []
         for c in corpora:
             r = by.get((cond, c))
-            cells.append(f"{with_ci(r['balanced_accuracy'])}; same label {r['same_label_as_clean']:.0%}" if r else "-")
+            refused = f"; {r['refused_as_silent']} refused as silent" if r and r.get("refused_as_silent") else ""
+            cells.append(f"{with_ci(r['balanced_accuracy'])}; same label {r['same_label_as_clean']:.0%}{refused}"
+                         if r else "-")
         rows.append([cond, *cells])
     lines = table(["Condition", *(f"{c.upper()} held out" for c in corpora)], rows)
     lines += ["", f"Balanced accuracy [95% CI, speakers resampled] over the held-out corpus's classes, and the share "
-                  f"of clips labelled as their clean copy; {f.get('n_clips')} clips; command: `{doc.get('command')}`.",
+                  f"of clips labelled as their clean copy (a clip refused as silent counts as wrong); "
+                  f"{f.get('n_clips')} clips; command: `{doc.get('command')}`.",
               "", *machines_line([doc])]
     return lines
 

@@ -286,11 +286,13 @@ def test_channel_section_one_row_per_condition(tmp_path):
     for cond, uar, same in (("clean", 0.48, 1.0), ("telephone", 0.41, 0.72)):
         for corpus in ("emovo", "urdu"):
             rows.append({**_frontend_row("whisper_masked", "leave-corpus-out", corpus, uar),
-                         "condition": cond, "same_label_as_clean": same})
+                         "condition": cond, "same_label_as_clean": same,
+                         "refused_as_silent": 3 if (cond, corpus) == ("telephone", "urdu") else 0})
     text = _render_one(tmp_path, "voice_channel", "channel",
                        {"rows": rows, "conditions": ["clean", "telephone"], "n_clips": 20})
     assert "| Condition | EMOVO held out | URDU held out |" in text
-    assert "| telephone | 41.0% [36.0, 46.0]; same label 72% | 41.0% [36.0, 46.0]; same label 72% |" in text
+    assert ("| telephone | 41.0% [36.0, 46.0]; same label 72% | 41.0% [36.0, 46.0]; same label 72%; 3 refused as "
+            "silent |") in text
     assert "python benchmarks/voice_channel.py" in text
 
 

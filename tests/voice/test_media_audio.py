@@ -146,3 +146,19 @@ def test_a_clip_and_its_10x_louder_copy_get_the_same_prediction():
     assert quiet.label == loud.label
     for k in quiet.scores:
         assert quiet.scores[k] == pytest.approx(loud.scores[k], abs=1e-4)
+
+
+
+def test_very_quiet_speech_is_brought_to_the_target_and_the_usual_range_is_unchanged():
+    from emorec.voice.audio import SILENCE_PEAK
+    from emorec.voice.loudness import MAX_GAIN_DB, TARGET_DBFS
+
+    x = speech_like(2.5, seed=3, level=0.2)
+    faint = (x * np.float32(1.5 * SILENCE_PEAK / float(np.max(np.abs(x))))).astype(np.float32)
+    assert TARGET_DBFS - speech_level_db(faint) > MAX_GAIN_DB  # beyond the usual cap, above the silence check
+    assert speech_level_db(normalize_loudness(faint)) == pytest.approx(TARGET_DBFS, abs=0.5)
+    assert np.allclose(normalize_loudness(faint), normalize_loudness(x), atol=2e-3)
+    # within the usual range the gain is the plain gated measurement's, as the training corpora saw it
+    mid = (x * np.float32(0.05)).astype(np.float32)
+    want = mid * np.float32(10 ** ((TARGET_DBFS - speech_level_db(mid)) / 20))
+    np.testing.assert_allclose(normalize_loudness(mid), want, rtol=1e-5, atol=1e-7)
