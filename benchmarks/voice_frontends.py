@@ -144,7 +144,8 @@ def evaluate(X, y, corpus, groups, labels, split_list, inner: str, fuse: np.ndar
     on the inner splits. ``augmented``: vectors of a transformed copy of every clip; the training
     side's copies join the final fit (never the test side's). ``width``: values per state in ``X``.
     ``masked``: every head (inner and final) with each clip's softmax over its corpus's classes."""
-    from emorec.training.voice.fused import balanced_weights, best_c, c_scores, fit_head, restricted_probs
+    from emorec.training.voice.fused import (balanced_weights, best_c, c_scores, fit_head, restricted_probs,
+                                            restricted_scores)
     from emorec.training.voice.whisper import choose_layers, layer_name, layer_view
 
     chosen, layers_chosen = [], []
@@ -182,23 +183,10 @@ def evaluate(X, y, corpus, groups, labels, split_list, inner: str, fuse: np.ndar
         out["fused"] = {}
     for c, got in parts.items():
         yt, g = np.concatenate(got["y"]), np.concatenate(got["groups"])
-        out["plain"][c] = _scores(yt, np.concatenate(got["plain"]), g, labels)
+        out["plain"][c] = restricted_scores(yt, np.concatenate(got["plain"]), g, labels)
         if fuse is not None:
-            out["fused"][c] = _scores(yt, np.concatenate(got["fused"]), g, labels)
+            out["fused"][c] = restricted_scores(yt, np.concatenate(got["fused"]), g, labels)
     return out
-
-
-def _scores(yt: np.ndarray, yp: np.ndarray, g: np.ndarray, labels: list[str]) -> dict[str, Any]:
-    from emorec.evaluation.bootstrap import bootstrap_ci
-    from emorec.evaluation.metrics import classification_metrics
-
-    sub = sorted(set(yt.tolist()))
-    yt_s = np.array([sub.index(v) for v in yt])
-    yp_s = np.array([sub.index(v) if v in sub else -1 for v in yp])
-    wrong = yp_s < 0  # a class the test corpus lacks: cannot happen with the restricted argmax
-    yp_s[wrong] = (yt_s[wrong] + 1) % len(sub)
-    names = [labels[i] for i in sub]
-    return {"metrics": classification_metrics(yt_s, yp_s, names), "ci": bootstrap_ci(yt_s, yp_s, names, groups=g)}
 
 
 def _row(res: dict[str, Any], scores: dict[str, Any], dataset: str, protocol: str, **extra: Any) -> dict[str, Any]:

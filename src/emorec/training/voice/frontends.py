@@ -34,11 +34,24 @@ DEFAULT_CACHE = Path(".devdata") / "frontends"
 
 def prepare_clip(path: str | Path) -> np.ndarray:
     """A clip as every front end sees it: 16 kHz mono, silence-trimmed, loudness-normalised."""
-    from emorec.voice.audio import read_audio, trim_silence
+    from emorec.voice.audio import read_audio
+
+    return prepare_audio(read_audio(path, SAMPLE_RATE, allow_silent=True))
+
+
+def prepare_audio(x: np.ndarray) -> np.ndarray:
+    """16 kHz mono samples as every front end sees them: silence-trimmed, loudness-normalised."""
+    from emorec.voice.audio import trim_silence
     from emorec.voice.loudness import normalize_loudness
 
-    x = trim_silence(read_audio(path, SAMPLE_RATE, allow_silent=True), SAMPLE_RATE, 40.0)
-    return normalize_loudness(x, SAMPLE_RATE)
+    return normalize_loudness(trim_silence(np.asarray(x, np.float32), SAMPLE_RATE, 40.0), SAMPLE_RATE)
+
+
+def save_vectors(stored: dict[str, np.ndarray], path: Path) -> None:
+    """Write a vector cache (``{key: array}``) atomically: a crash leaves the previous file."""
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, **stored)
+    tmp.replace(path)
 
 
 def clip_vectors(records: Sequence, names: Sequence[str], cache: str | Path = DEFAULT_CACHE,
@@ -60,9 +73,7 @@ def clip_vectors(records: Sequence, names: Sequence[str], cache: str | Path = DE
         for i in tqdm(todo, desc=name, disable=not progress):
             stored[shas[i]] = fn(prepare_clip(records[i].path))
         if todo:
-            tmp = path.with_name(path.stem + ".tmp.npz")
-            np.savez(tmp, **stored)
-            tmp.replace(path)
+            save_vectors(stored, path)
         out[name] = np.stack([stored[s] for s in shas]).astype(np.float32)
     return out
 

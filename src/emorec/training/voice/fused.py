@@ -76,6 +76,20 @@ def restricted_probs(model, X: np.ndarray, allowed: list[int]) -> tuple[np.ndarr
     return np.array([classes[c] for c in cols]), probs / np.maximum(probs.sum(1, keepdims=True), 1e-12)
 
 
+def restricted_scores(yt: np.ndarray, yp: np.ndarray, groups: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    """``{"metrics", "ci"}`` of predictions ``yp`` scored over the classes ``yt`` holds (a held-out
+    corpus's own), intervals resampling ``groups``; a prediction outside them (none with the
+    restricted argmax; -1 for an input the pipeline refused) counts as wrong."""
+    from emorec.evaluation.bootstrap import bootstrap_ci
+    from emorec.evaluation.metrics import classification_metrics
+
+    sub = sorted(set(yt.tolist()))
+    yt_s = np.array([sub.index(v) for v in yt])
+    yp_s = np.array([sub.index(v) if v in sub else (t + 1) % len(sub) for v, t in zip(yp.tolist(), yt_s)])
+    names = [labels[i] for i in sub]
+    return {"metrics": classification_metrics(yt_s, yp_s, names), "ci": bootstrap_ci(yt_s, yp_s, names, groups=groups)}
+
+
 def uar(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     classes = sorted(set(y_true.tolist()))
     return float(np.mean([np.mean(y_pred[y_true == k] == k) for k in classes]))

@@ -155,9 +155,7 @@ def held_out_metrics(records, labels: list[str], masked: bool = True, folds: int
     others, argmax over the held-out corpus's classes), or with one corpus speaker-grouped
     ``folds``-fold; the states and C of every split chosen on its training side only."""
     from emorec.datasets.splits import grouped_kfold
-    from emorec.evaluation.bootstrap import bootstrap_ci
-    from emorec.evaluation.metrics import classification_metrics
-    from emorec.training.voice.fused import restricted_probs
+    from emorec.training.voice.fused import restricted_probs, restricted_scores
     from emorec.training.voice.whisper import layer_view
 
     vectors, y, corpus, groups = _arrays(records, labels)
@@ -185,14 +183,10 @@ def held_out_metrics(records, labels: list[str], masked: bool = True, folds: int
             truth.append(y[te])
             pred.append(ids[probs.argmax(1)])
             spk.append(groups[te])
-        yt, yp, g = np.concatenate(truth), np.concatenate(pred), np.concatenate(spk)
-        sub = sorted(set(yt.tolist()))
-        # a class training never saw cannot be predicted: its clips count as wrong
-        yt_s = np.array([sub.index(v) for v in yt])
-        yp_s = np.array([sub.index(v) for v in yp])
-        names_s = [labels[i] for i in sub]
-        m = classification_metrics(yt_s, yp_s, names_s)
-        ci = bootstrap_ci(yt_s, yp_s, names_s, groups=g)["balanced_accuracy"]
+        yt = np.concatenate(truth)
+        sub = sorted(set(yt.tolist()))  # a class training never saw cannot be predicted: its clips count as wrong
+        got = restricted_scores(yt, np.concatenate(pred), np.concatenate(spk), labels)
+        m, ci = got["metrics"], got["ci"]["balanced_accuracy"]
         protocol = (f"trained on the other corpora, argmax over {name}'s {len(sub)} classes" if kind == "leave-corpus-out"
                     else f"speaker-grouped {folds}-fold within {name}")
         rows[f"{kind}/{name}"] = {"n": int(len(yt)), "classes": len(sub),
